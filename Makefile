@@ -1,0 +1,35 @@
+# The two entry points named in the README:
+#   make run    set up this host, run the default sweep, analyse it (results/ and report/)
+#   make test   set up this host and run every check and test
+VENV      := .venv
+PY        := $(VENV)/bin/python
+PYTEST    := $(VENV)/bin/pytest
+RESULTS   ?= results
+REPORT    ?= report
+SWEEP_ARGS ?=
+
+.PHONY: setup native run test lint clean
+
+setup:
+	bash scripts/setup.sh
+
+native:
+	$(MAKE) -C native
+
+run: setup native
+	$(VENV)/bin/ansible-playbook testset.yml -e results_dir=$(CURDIR)/$(RESULTS) $(SWEEP_ARGS)
+	$(VENV)/bin/icperf-analyze $(RESULTS) --out $(REPORT)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/yamllint -s .
+	$(VENV)/bin/ansible-lint --profile production
+	for p in *.yml playbooks/*.yml; do \
+	  grep -q 'import_playbook\|hosts:' $$p || continue; \
+	  $(VENV)/bin/ansible-playbook --syntax-check $$p >/dev/null || exit 1; done
+
+test: setup native lint
+	$(PYTEST) -q
+
+clean:
+	$(MAKE) -C native clean

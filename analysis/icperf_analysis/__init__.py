@@ -1,0 +1,5 @@
+"""Analysis of icperf results: loading, aggregation, figures and report."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

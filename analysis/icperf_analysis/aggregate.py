@@ -1,0 +1,170 @@
+"""Aggregation as the thesis does it (docs/analysis.md): steady-state app rates, M, T, maxima."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import histogram, units
+from .load import PARAM_COLUMNS, Dataset
+
+# The per-second number that is "the rate" of each kind of app.
+RATE_OF_ROLE = {"send": "sent", "recv": "rx", "client": "echoed", "server": "rx"}
+RECEIVER_ROLES = ("recv", "client")
+SENDER_ROLES = ("send", "client")
+MEAN_COLUMNS = ("attempted", "sent", "dropped", "rx", "tx", "echoed")
+SUM_COLUMNS = ("lost", "reordered", "duplicated")
+# Parameters that, with vswitch and the swept one, identify a configuration.
+VARIANT_COLUMNS = ("raw", "blocking", "consume", "multi", "switch_cores")
+MAX_GROUP = ("source", "dimension", "hosts", "lab", "pairs", "vswitch", "pkt_size", "burst",
+             *VARIANT_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Window:
+    """Seconds dropped at the start (warm-up) and at the end (shutdown) of every app's run."""
+
+    warmup: int = 5
+    cooldown: int = 5
+
+
+@dataclass
+class Aggregates:
+    kept: np.ndarray  # bool per row of Dataset.seconds: inside the steady-state window
+    apps: pd.DataFrame  # one row per app: Dataset.apps plus steady-state statistics
+    summary: pd.DataFrame  # one row per test
+    maxima: pd.DataFrame  # best test per configuration over the swept rates
+
+
+def steady_window(seconds: pd.DataFrame, window: Window) -> tuple[np.ndarray, pd.Series]:
+    """Rows inside each app's steady-state window, and which apps ran too short to trim.
+
+    An app whose last second is at most warmup + cooldown keeps all its seconds (flagged short)
+    rather than losing all of them.
+    """
+    last = seconds.groupby("app_idx")["sec"].transform("max")
+    short = last <= window.warmup + window.cooldown
+    inside = (seconds["sec"] > window.warmup) & (seconds["sec"] <= last - window.cooldown)
+    short_apps = short.groupby(seconds["app_idx"]).any()
+    return (inside | short).to_numpy(), short_apps
+
+
+def app_statistics(dataset: Dataset, kept: np.ndarray, short_apps: pd.Series) -> pd.DataFrame:
+    """Mean, standard deviation and coefficient of variation of each app's rate, and more."""
+    s = dataset.seconds.loc[kept]
+    roles = dataset.apps["role"].to_numpy()[s["app_idx"].to_numpy()]
+    rate = np.full(len(s), np.nan)
+    for role, column in RATE_OF_ROLE.items():
+        chosen = roles == role
+        rate[chosen] = s[column].to_numpy()[chosen]
+    rtt_known = s["rtt_mean_ns"].notna()
+    s = s.assign(
+        rate=rate,
+        rtt_weighted=s["rtt_mean_ns"] * s["echoed"],
+        rtt_weight=s["echoed"].where(rtt_known),
+    )
+    groups = s.groupby("app_idx")
+    stats = pd.DataFrame({
+        "seconds_used": groups.size(),
+        "rate_mean": groups["rate"].mean(),
+        "rate_std": groups["rate"].std(ddof=1),
+    })
+    stats = stats.join(groups[list(MEAN_COLUMNS)].mean().add_suffix("_mean"))
+    stats = stats.join(groups[list(SUM_COLUMNS)].sum(min_count=1))
+    weights = groups[["rtt_weighted", "rtt_weight"]].sum(min_count=1)
+    stats["rtt_steady_mean_ns"] = weights["rtt_weighted"] / weights["rtt_weight"]
+    apps = dataset.apps.join(stats)
+    apps["seconds_used"] = apps["seconds_used"].fillna(0).astype(int)
+    apps["rate_cv"] = apps["rate_std"] / apps["rate_mean"]
+    apps["short"] = short_apps.reindex(apps.index, fill_value=False).astype(bool)
+    return apps
+
+
+def _sum_all(values: pd.Series, by: pd.Series) -> pd.Series:
+    """Group sums that are NaN when any member is NaN: a missing app is not a zero."""
+    groups = values.groupby(by)
+    return groups.sum().where(groups.count() == groups.size())
+
+
+def test_summary(dataset: Dataset, apps: pd.DataFrame) -> pd.DataFrame:
+    """One row per test: M, T, loss, throughput in Mpps and Gbps, latency."""
+    tests = dataset.tests
+    out = tests.copy()
+    receivers = apps[apps["role"].isin(RECEIVER_ROLES)]
+    senders = apps[apps["role"].isin(SENDER_ROLES)]
+    out["n_receivers"] = receivers.groupby("test_idx").size()
+    out["n_receivers"] = out["n_receivers"].fillna(0).astype(int)
+    out["m_pps"] = receivers.groupby("test_idx")["rate_mean"].mean(skipna=False)
+    out["t_pps"] = out["m_pps"] * out["pairs"].astype(float)
+    out["sum_rx_pps"] = _sum_all(receivers["rate_mean"], receivers["test_idx"])
+    out["sent_pps"] = _sum_all(senders["sent_mean"], senders["test_idx"])
+    out["offered_pps"] = _sum_all(senders["attempted_mean"], senders["test_idx"])
+    out["loss_ratio"] = 1.0 - out["sum_rx_pps"] / out["sent_pps"]
+    dropped = _sum_all(senders["dropped_mean"], senders["test_idx"])
+    out["drop_ratio"] = dropped / out["offered_pps"]
+    out["rate_cv_max"] = apps.groupby("test_idx")["rate_cv"].max()
+    out["seconds_used"] = apps.groupby("test_idx")["seconds_used"].min()
+    out["short"] = apps.groupby("test_idx")["short"].any().reindex(out.index, fill_value=False)
+    pkt = out["pkt_size"].astype(float)
+    for name in ("m", "t"):
+        pps = out[f"{name}_pps"]
+        out[f"{name}_mpps"] = units.mpps(pps)
+        out[f"{name}_gbps_l2"] = units.gbps_l2(pps, pkt)
+        out[f"{name}_gbps_l1"] = units.gbps_l1(pps, pkt)
+    return out.join(_latency(dataset, apps))
+
+
+def _latency(dataset: Dataset, apps: pd.DataFrame) -> pd.DataFrame:
+    """RTT per test from the merged client histograms, else from the per-second means."""
+    clients = apps[apps["role"] == "client"]
+    steady = clients.assign(w=clients["rtt_steady_mean_ns"] * clients["echoed_mean"])
+    steady_groups = steady.groupby("test_idx")
+    lat = pd.DataFrame(index=dataset.tests.index)
+    lat["rtt_steady_mean_us"] = (
+        steady_groups["w"].sum(min_count=1)
+        / steady_groups["echoed_mean"].sum(min_count=1).where(steady_groups["w"].count() > 0)
+    ) / 1000.0
+    names = [f"rtt_{p}_us" for p in histogram.PERCENTILES]
+    if dataset.hist.empty:
+        for name in ["rtt_hist_count", "rtt_hist_mean_us", *names]:
+            lat[name] = np.nan
+    else:
+        merged = histogram.merge(dataset.hist, ["test_idx"])
+        hist = histogram.summarise(merged, ["test_idx"])
+        lat["rtt_hist_count"] = hist["count"]
+        lat["rtt_hist_mean_us"] = hist["mean_ns"] / 1000.0
+        for p in histogram.PERCENTILES:
+            lat[f"rtt_{p}_us"] = hist[f"{p}_ns"] / 1000.0
+    has_hist = lat["rtt_hist_mean_us"].notna()
+    lat["rtt_mean_us"] = lat["rtt_hist_mean_us"].where(has_hist, lat["rtt_steady_mean_us"])
+    lat["rtt_source"] = np.where(has_hist, "hist",
+                                 np.where(lat["rtt_mean_us"].notna(), "seconds", None))
+    return lat
+
+
+def throughput_maxima(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
+    """Best test over the swept rates per configuration; failed tests do not compete."""
+    usable = summary[(summary["dimension"] == "throughput") & (summary["status"] == "ok")
+                     & summary["m_pps"].notna()]
+    best = usable.groupby(list(MAX_GROUP), dropna=False, sort=True)["m_pps"].idxmax()
+    columns = [*MAX_GROUP, "rate", "id", "partial", "m_pps", "t_pps", "m_mpps", "t_mpps",
+               "m_gbps_l2", "m_gbps_l1", "t_gbps_l2", "t_gbps_l1", "loss_ratio"]
+    maxima = usable.loc[best.to_numpy(), columns].rename(columns={"rate": "at_rate", "id": "at_id"})
+    return maxima.reset_index(drop=True), pd.Index(best.to_numpy())
+
+
+SUMMARY_FIRST = ["id", "path", "source", "status", "reason", "partial", "problems", "short",
+                 *PARAM_COLUMNS, "seconds_used", "n_receivers"]
+
+
+def aggregate(dataset: Dataset, window: Window) -> Aggregates:
+    kept, short_apps = steady_window(dataset.seconds, window)
+    apps = app_statistics(dataset, kept, short_apps)
+    summary = test_summary(dataset, apps)
+    maxima, best = throughput_maxima(summary)
+    summary["is_max"] = summary.index.isin(best)
+    rest = [c for c in summary.columns if c not in SUMMARY_FIRST]
+    summary = summary[[c for c in SUMMARY_FIRST if c in summary.columns] + rest]
+    return Aggregates(kept=kept, apps=apps, summary=summary, maxima=maxima)

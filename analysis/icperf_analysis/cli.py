@@ -1,0 +1,147 @@
+"""`icperf-analyze RESULTS_DIR --out REPORT_DIR`: tables, figures and report of a results tree."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, report
+from .aggregate import Aggregates, Window, aggregate
+from .errors import InputError
+from .figures import FigureSet, save
+from .load import Dataset, load_results
+from .plots import build_all
+
+EXIT_INPUT = 2
+
+
+@dataclass
+class Analysis:
+    dataset: Dataset
+    aggregates: Aggregates
+    figures: FigureSet | None
+
+
+def _seconds(flag: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{flag} wants a whole number of seconds >= 0, "
+                                             f"not {text!r}")
+        return value
+
+    parse.__name__ = flag
+    return parse
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"--line-rate-gbps wants a number > 0, not {text!r}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="icperf-analyze",
+        description="Summarise an icperf results tree (and thesis framework logs) into CSV "
+        "tables, figures and a self-contained HTML report.",
+    )
+    p.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
+    p.add_argument("--out", type=Path, required=True, metavar="REPORT_DIR",
+                   help="where summary.csv, per_second.csv.gz, figures/ and report.html go")
+    p.add_argument("--warmup", type=_seconds("--warmup"), default=5,
+                   help="seconds dropped at the start of every app's run (default 5)")
+    p.add_argument("--cooldown", type=_seconds("--cooldown"), default=5,
+                   help="seconds dropped at the end of every app's run (default 5)")
+    p.add_argument("--thesis-hosts", choices=("local", "remote"), default="local",
+                   help="L of thesis framework logs, which do not record it (default local)")
+    p.add_argument("--line-rate-gbps", type=_positive, default=10.0,
+                   help="line rate drawn as reference where tests crossed hosts (default 10)")
+    p.add_argument("--no-figures", action="store_true", help="skip figures (tables only)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def summarise(results: Path, window: Window, thesis_hosts: str = "local") -> Analysis:
+    """Loading and aggregation: everything but figures and files."""
+    dataset = load_results(results, thesis_hosts=thesis_hosts)
+    return Analysis(dataset, aggregate(dataset, window), None)
+
+
+def write_tables(analysis: Analysis, out: Path) -> None:
+    agg = analysis.aggregates
+    agg.summary.to_csv(out / "summary.csv", index=False)
+    agg.apps.to_csv(out / "apps.csv")
+    agg.maxima.to_csv(out / "max_throughput.csv", index=False)
+    per_second = analysis.dataset.per_second()
+    per_second["kept"] = agg.kept
+    per_second.to_csv(out / "per_second.csv.gz", index=False, compression="gzip")
+
+
+def draw(analysis: Analysis, out: Path, line_bps: float) -> FigureSet:
+    figures = build_all(analysis.aggregates, line_bps)
+    save(figures.figures, out / "figures")
+    analysis.figures = figures
+    return figures
+
+
+def _warn(message: str) -> None:
+    print(f"icperf-analyze: {message}", file=sys.stderr)
+
+
+def _tell(analysis: Analysis, window: Window) -> None:
+    s = analysis.aggregates.summary
+    n_failed = int((s["status"] != "ok").sum())
+    _warn(f"{len(s)} tests, {len(analysis.dataset.seconds)} per-second records, "
+          f"{n_failed} failed, {int(s['partial'].sum())} partial")
+    for row in s[s["partial"].astype(bool)].itertuples():
+        _warn(f"partial: {row.id}: {row.problems}")
+    short = s[s["short"].astype(bool)]
+    if not short.empty:
+        _warn(f"{len(short)} test(s) too short to drop {window.warmup} s warm-up and "
+              f"{window.cooldown} s shutdown; all their seconds kept: "
+              + ", ".join(short["id"].astype(str)))
+    if analysis.figures is not None:
+        for kind, reason in analysis.figures.skipped.items():
+            _warn(f"figure type {kind} skipped: {reason}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    window = Window(args.warmup, args.cooldown)
+    try:
+        analysis = summarise(args.results_dir, window, args.thesis_hosts)
+    except InputError as exc:
+        _warn(f"error: {exc}")
+        return EXIT_INPUT
+    out: Path = args.out
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        _warn(f"error: --out {out}: {exc.strerror}")
+        return EXIT_INPUT
+    with np.errstate(invalid="ignore", divide="ignore"):
+        write_tables(analysis, out)
+        if not args.no_figures:
+            draw(analysis, out, args.line_rate_gbps * 1e9)
+    report.write(out / "report.html", analysis.dataset, analysis.aggregates, analysis.figures,
+                 window)
+    _tell(analysis, window)
+    _warn(f"report written to {out / 'report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

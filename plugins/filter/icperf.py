@@ -1,0 +1,58 @@
+"""Jinja2 filters of icperf.lab; each filter's documentation is in <filter name>.yml here.
+
+The logic lives in plugins/module_utils (plain Python, unit-tested without Ansible); these
+wrappers only turn its input errors into AnsibleFilterError, keeping the message, which
+starts with the name of the variable or field at fault.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.icperf.lab.plugins.module_utils import (
+    addresses,
+    command,
+    labfile,
+    matrix,
+    params,
+    sequences,
+)
+from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
+
+
+def _filter(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except IcperfInputError as error:
+            raise AnsibleFilterError(str(error)) from error
+
+    return wrapper
+
+
+def read_lab(path: str) -> object:
+    """Read a lab file and validate it; return its content unchanged."""
+    content = labfile.load_lab_file(path)
+    labfile.parse_lab(content)
+    return content
+
+
+class FilterModule:
+    """icperf.lab filters: value sequences, test parameters, lab containers, test matrix."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "expand_sequence": _filter(sequences.expand_sequence),
+            "check_test_params": _filter(params.check_test_params),
+            "read_lab": _filter(read_lab),
+            "lab_containers": _filter(labfile.lab_containers),
+            "vswitch_cores": _filter(labfile.vswitch_cores),
+            "test_matrix": _filter(matrix.test_matrix),
+            "icperf_command": _filter(command.icperf_command),
+            "mac_address": _filter(addresses.mac_address),
+            "ip_address": _filter(addresses.ip_address),
+        }

@@ -1,0 +1,134 @@
+"""Command line of the icperf applet a container runs in a test."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
+from ansible_collections.icperf.lab.plugins.module_utils.labspec import PEER_APP
+from ansible_collections.icperf.lab.plugins.module_utils.params import (
+    BURST_RANGE,
+    FLAGS,
+    PKT_SIZE_RANGE,
+    VSWITCHES,
+    parse_bool,
+)
+
+SOCKET_VSWITCH = "linux-bridge"
+CONTAINER_IFACE = "eth0"
+# Deep virtio rings: with 256 entries three pollers sharing two cores manage tens of kpps.
+VIRTIO_QUEUE_SIZE = 16384
+
+
+def _int_param(params: Mapping[str, object], key: str, low: int, high: int | None) -> int:
+    value = params.get(key)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise IcperfInputError(f"{key}: {value!r} is not an integer")
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise IcperfInputError(f"{key}: {value} is out of range (must be {bounds})")
+    return value
+
+
+def _container_field(container: Mapping[str, object], key: str) -> str:
+    value = container.get(key)
+    if not isinstance(value, str) or not value:
+        raise IcperfInputError(f"container.{key}: {value!r} is missing or not a string")
+    return value
+
+
+def _container_cpus(container: Mapping[str, object]) -> list[int]:
+    cpus = container.get("cpus")
+    if not isinstance(cpus, list) or not cpus:
+        raise IcperfInputError(f"container.cpus: {cpus!r} is not a non-empty list of CPUs")
+    for cpu in cpus:
+        if isinstance(cpu, bool) or not isinstance(cpu, int) or cpu < 0:
+            raise IcperfInputError(f"container.cpus: {cpu!r} is not a CPU number")
+    return cpus
+
+
+def eal_args(container: Mapping[str, object], vswitch: str) -> list[str]:
+    """DPDK EAL arguments: the container's port, a private file prefix and its cores."""
+    name = _container_field(container, "name")
+    cpus = _container_cpus(container)
+    if vswitch == "sriov":
+        port = ["-a", _container_field(container, "vf_pci")]
+    else:
+        sock = _container_field(container, "sock")
+        port = [
+            f"--vdev=net_virtio_user0,path={sock},queue_size={VIRTIO_QUEUE_SIZE}",
+            "--no-pci",
+            # vhost-user needs the memory in few files; per-page files exceed its regions.
+            "--single-file-segments",
+        ]
+    return [*port, f"--file-prefix={name}", "-l", ",".join(str(cpu) for cpu in cpus)]
+
+
+def icperf_command(
+    container: Mapping[str, object],
+    params: Mapping[str, object],
+    duration: object,
+    binary: str = "icperf",
+) -> list[str]:
+    """argv of the applet for ``container`` (a lab_containers entry) in test ``params``.
+
+    linux-bridge runs the socket applet (send, recv, client, server); every other switch
+    runs its dpdk- twin with EAL arguments after ``--``. -R, -B and -m only concern the
+    socket applets and are left out of DPDK command lines. ``params`` may also hold
+    ``eal_args``, a list of extra EAL arguments (e.g. ["--no-huge", "-m", "256"]).
+    """
+    if not isinstance(container, Mapping):
+        raise IcperfInputError(f"container: {container!r} is not a mapping")
+    if not isinstance(params, Mapping):
+        raise IcperfInputError(f"params: {params!r} is not a mapping")
+    vswitch = params.get("vswitch")
+    if vswitch not in VSWITCHES:
+        raise IcperfInputError(
+            f"vswitch: unknown virtual switch {vswitch!r} (known: {', '.join(VSWITCHES)})"
+        )
+    app = container.get("app")
+    if app not in PEER_APP:
+        raise IcperfInputError(f"container.app: {app!r} is not one of {', '.join(PEER_APP)}")
+    if isinstance(duration, str) and duration.strip().isdigit():
+        duration = int(duration)
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration < 1:
+        raise IcperfInputError(f"duration: {duration!r} must be a whole number of seconds >= 1")
+    flags = {
+        flag: False if params.get(flag) is None else parse_bool(params[flag], flag)
+        for flag in FLAGS
+    }
+    cpus = _container_cpus(container)
+    dpdk = vswitch != SOCKET_VSWITCH
+
+    argv = [
+        binary,
+        f"dpdk-{app}" if dpdk else str(app),
+        _container_field(container, "ip"),
+        _container_field(container, "mac"),
+        _container_field(container, "peer_ip"),
+        _container_field(container, "peer_mac"),
+        "-r", str(_int_param(params, "rate", 1, None)),
+        "-p", str(_int_param(params, "pkt_size", *PKT_SIZE_RANGE)),
+        "-b", str(_int_param(params, "burst", *BURST_RANGE)),
+        "-t", str(duration),
+        "--json",
+        "--cpu", str(cpus[0]),
+    ]  # fmt: skip
+    if not dpdk and flags["raw"]:
+        argv += ["-R", str(container.get("iface") or CONTAINER_IFACE)]
+    if not dpdk and flags["blocking"]:
+        argv.append("-B")
+    if flags["consume"]:
+        argv.append("-c")
+    if not dpdk and flags["multi"]:
+        argv.append("-m")
+    if not flags["debug"]:
+        argv.append("-s")
+    if dpdk:
+        extra = params.get("eal_args") or []
+        if not isinstance(extra, list) or not all(isinstance(arg, str) for arg in extra):
+            raise IcperfInputError(f"eal_args: {extra!r} is not a list of strings")
+        argv += ["--", *eal_args(container, str(vswitch)), *extra]
+    return argv

@@ -1,0 +1,126 @@
+"""Lab containers: addresses, peers, cores and ports of each container of a lab file."""
+
+from __future__ import annotations
+
+import zlib
+
+from ansible_collections.icperf.lab.plugins.module_utils.cores import allocate_cores
+from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
+from ansible_collections.icperf.lab.plugins.module_utils.labspec import (
+    ContainerSpec,
+    load_lab_file,
+    parse_lab,
+)
+from ansible_collections.icperf.lab.plugins.module_utils.params import VSWITCHES
+
+__all__ = ["host_veth", "lab_containers", "load_lab_file", "parse_lab", "vswitch_cores"]
+
+HOST_VETH_PREFIX = "icpv-"
+IFNAMSIZ = 15  # longest Linux interface name
+SUN_PATH_MAX = 107  # longest UNIX socket path (sun_path minus its NUL)
+
+
+def host_veth(name: str) -> str:
+    """Host-side veth name: icpv-<name> when it fits in 15 characters, else a hash."""
+    candidate = HOST_VETH_PREFIX + name
+    if len(candidate) <= IFNAMSIZ:
+        return candidate
+    return f"{HOST_VETH_PREFIX}{zlib.crc32(name.encode()):08x}"
+
+
+def _sock_path(spec: ContainerSpec, socket_dir: str, position: int) -> str:
+    sock = spec.sock or f"{spec.name}.sock"
+    path = sock if sock.startswith("/") else f"{socket_dir.rstrip('/')}/{sock}"
+    if len(path.encode()) > SUN_PATH_MAX:
+        raise IcperfInputError(
+            f"containers[{position}].sock: {path} is longer than {SUN_PATH_MAX} bytes"
+        )
+    return path
+
+
+def lab_containers(
+    lab: object,
+    host_cores: object,
+    reserved_cores: object = (0,),
+    switch_cores: object = 0,
+    vswitch: str = "linux-bridge",
+    socket_dir: str = "/run/icperf/vhost",
+    siblings: object = None,
+    dimension: str | None = None,
+) -> list[dict[str, object]]:
+    """Return one dict per container of ``lab`` with addresses, peer, cores and ports.
+
+    ``siblings`` (else the lab's ``siblings`` key) maps each CPU to its hyperthread
+    siblings. See docs/labfile.md for the fields and the core allocation rules.
+    """
+    if vswitch not in VSWITCHES:
+        raise IcperfInputError(
+            f"vswitch: unknown virtual switch {vswitch!r} (known: {', '.join(VSWITCHES)})"
+        )
+    if not isinstance(socket_dir, str) or not socket_dir.startswith("/"):
+        raise IcperfInputError(f"socket_dir: {socket_dir!r} is not an absolute path")
+    parsed = parse_lab(lab, dimension)
+    allocation = allocate_cores(
+        host_cores,
+        [spec.cpus for spec in parsed.containers],
+        reserved_cores=reserved_cores,
+        switch_cores=switch_cores,
+        siblings=siblings if siblings is not None else parsed.siblings,
+        per_container=parsed.cpus_per_container,
+    )
+    names = {spec.ip: spec.name for spec in parsed.containers}
+    # Derived names can collide even when the lab's own fields are unique.
+    owners: dict[str, int] = {}
+    result: list[dict[str, object]] = []
+    for position, spec in enumerate(parsed.containers):
+        if vswitch == "sriov" and spec.vf_pci is None:
+            raise IcperfInputError(
+                f"containers[{position}].vf_pci: required with vswitch sriov"
+            )
+        veth = host_veth(spec.name)
+        sock = _sock_path(spec, socket_dir, position)
+        for field, value in (("name", veth), ("sock", sock)):
+            if value in owners:
+                raise IcperfInputError(
+                    f"containers[{position}].{field}: {value} is also used by "
+                    f"containers[{owners[value]}]"
+                )
+            owners[value] = position
+        result.append({
+            "index": position,
+            "name": spec.name,
+            "app": spec.app,
+            "ip": str(spec.ip),
+            "mac": spec.mac,
+            "netmask": spec.prefix,
+            "peer_ip": str(spec.peer_ip),
+            "peer_mac": spec.peer_mac,
+            "peer": None if spec.remote else names[spec.peer_ip],
+            "remote": spec.remote,
+            "cpus": allocation.containers[position],
+            "shared_cores": allocation.shared,
+            "sock": sock,
+            "vf": spec.vf,
+            "vf_pci": spec.vf_pci,
+            "host_veth": veth,
+        })
+    return result
+
+
+def vswitch_cores(
+    lab: object,
+    host_cores: object,
+    reserved_cores: object = (0,),
+    switch_cores: object = 0,
+    siblings: object = None,
+) -> list[int]:
+    """Cores of the virtual switch, chosen exactly as lab_containers chooses them."""
+    parsed = parse_lab(lab)
+    return allocate_cores(
+        host_cores,
+        [spec.cpus for spec in parsed.containers],
+        reserved_cores=reserved_cores,
+        switch_cores=switch_cores,
+        siblings=siblings if siblings is not None else parsed.siblings,
+        per_container=parsed.cpus_per_container,
+    ).switch
