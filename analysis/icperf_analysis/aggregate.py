@@ -53,7 +53,8 @@ def steady_window(seconds: pd.DataFrame, window: Window) -> tuple[np.ndarray, pd
 
 def app_statistics(dataset: Dataset, kept: np.ndarray, short_apps: pd.Series) -> pd.DataFrame:
     """Mean, standard deviation and coefficient of variation of each app's rate, and more."""
-    s = dataset.seconds.loc[kept]
+    needed = ["app_idx", "sec", *MEAN_COLUMNS, *SUM_COLUMNS, "rtt_mean_ns"]
+    s = dataset.seconds.loc[kept, needed]
     roles = dataset.apps["role"].to_numpy()[s["app_idx"].to_numpy()]
     rate = np.full(len(s), np.nan)
     for role, column in RATE_OF_ROLE.items():
@@ -133,10 +134,15 @@ def _latency(dataset: Dataset, apps: pd.DataFrame) -> pd.DataFrame:
     else:
         merged = histogram.merge(dataset.hist, ["test_idx"])
         hist = histogram.summarise(merged, ["test_idx"])
+        # As the applets do: a bucket's midpoint may lie outside the RTTs actually measured.
+        bounds = clients.groupby("test_idx").agg(low=("rtt_min_ns", "min"),
+                                                 high=("rtt_max_ns", "max"))
+        bounds = bounds.astype(float).reindex(hist.index)
         lat["rtt_hist_count"] = hist["count"]
         lat["rtt_hist_mean_us"] = hist["mean_ns"] / 1000.0
         for p in histogram.PERCENTILES:
-            lat[f"rtt_{p}_us"] = hist[f"{p}_ns"] / 1000.0
+            clamped = hist[f"{p}_ns"].clip(lower=bounds["low"], upper=bounds["high"])
+            lat[f"rtt_{p}_us"] = clamped / 1000.0
     has_hist = lat["rtt_hist_mean_us"].notna()
     lat["rtt_mean_us"] = lat["rtt_hist_mean_us"].where(has_hist, lat["rtt_steady_mean_us"])
     lat["rtt_source"] = np.where(has_hist, "hist",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ class Dataset:
     apps: pd.DataFrame
     seconds: pd.DataFrame
     hist: pd.DataFrame
+    ignored: list[str] = field(default_factory=list)  # leaf folders holding no test
 
     def per_second(self) -> pd.DataFrame:
         """The tidy table: one row per app per second, test parameters and app as columns."""
@@ -71,6 +72,7 @@ class _Builder:
         self._chunks: dict[str, list[tuple[int, np.ndarray]]] = {c: [] for c in SECOND_COLUMNS}
         self._spans: list[tuple[int, int, int, int]] = []  # start, stop, test_idx, app_idx
         self._hist: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+        self.ignored: list[str] = []
 
     def add_test(self, row: dict[str, Any]) -> int:
         self.tests.append(row)
@@ -129,7 +131,7 @@ class _Builder:
         apps = pd.DataFrame(self.apps)
         apps.index.name = "app_idx"
         return Dataset(root=root, tests=tests, apps=apps, seconds=self._seconds_frame(),
-                       hist=self._hist_frame())
+                       hist=self._hist_frame(), ignored=self.ignored)
 
 
 def _read_test_json(path: Path) -> dict[str, Any]:
@@ -165,6 +167,12 @@ def _facts(prefix: str, facts: object) -> dict[str, Any]:
     return {f"{prefix}_{k}": v for k, v in facts.items()} if isinstance(facts, dict) else {}
 
 
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
 def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path) -> None:
     path = test_dir / TEST_FILE
     doc = _read_test_json(path)
@@ -192,7 +200,8 @@ def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path) -> None:
         app_row = {"test_idx": test_idx, "app": app["app"], "role": role,
                    "container": app.get("container"), "peer": app.get("peer"),
                    "host": app.get("host"), "log": app["log"], "log_found": False,
-                   "n_seconds": 0, "corrupt_lines": 0, "has_summary": False, "end_reason": None}
+                   "n_seconds": 0, "corrupt_lines": 0, "has_summary": False, "end_reason": None,
+                   "rtt_min_ns": None, "rtt_max_ns": None}
         log_path = test_dir / app["log"]
         if not log_path.is_file():
             if doc["status"] == "ok":
@@ -205,7 +214,9 @@ def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path) -> None:
         summary = log.summary or {}
         app_row |= {"log_found": True, "n_seconds": log.n_seconds,
                     "corrupt_lines": log.corrupt_lines, "has_summary": log.summary is not None,
-                    "end_reason": summary.get("reason")}
+                    "end_reason": summary.get("reason"),
+                    "rtt_min_ns": _number(summary.get("rtt_min_ns")),
+                    "rtt_max_ns": _number(summary.get("rtt_max_ns"))}
         hist = (log.hist_values, log.hist_counts) if log.has_hist else None
         builder.add_app(app_row, log.seconds, hist)
     if receivers != params["pairs"]:
@@ -228,7 +239,7 @@ def _add_thesis_test(builder: _Builder, root: Path, test: ThesisTest) -> None:
                    "container": None, "peer": None, "host": None, "log": log.path.name,
                    "log_found": True, "n_seconds": log.n_seconds,
                    "corrupt_lines": log.corrupt_lines, "has_summary": log.has_summary,
-                   "end_reason": None}
+                   "end_reason": None, "rtt_min_ns": None, "rtt_max_ns": None}
         builder.add_app(app_row, log.seconds, log.hist)
 
 
@@ -250,6 +261,8 @@ def load_results(root: Path, thesis_hosts: str = "local") -> Dataset:
             thesis = read_leaf(here, thesis_hosts)
             if thesis is not None:
                 _add_thesis_test(builder, root, thesis)
+            else:
+                builder.ignored.append(here.relative_to(root).as_posix())
     if not builder.tests:
         if not any(root.iterdir()):
             raise InputError(f"{root}: directory is empty, there are no results to analyse")

@@ -137,7 +137,11 @@ def _second_columns(
 def read_log(path: Path, role: str) -> AppLog:
     """Read one applet log. Unknown schema versions raise InputError naming the file."""
     log = AppLog(path=path, role=role)
-    lines = [line for line in path.read_bytes().splitlines() if line.strip()]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    lines = [line for line in data.splitlines() if line.strip()]
     records, bad = _parse_lines(lines)
     seconds: list[dict[str, Any]] = []
     for record in records:
@@ -182,10 +186,12 @@ def _read_hist(log: AppLog, record: dict[str, Any]) -> bool:
     if not isinstance(buckets, list):
         return False
     try:
-        pairs = np.array(buckets, dtype=np.int64).reshape(-1, 2)
-    except (TypeError, ValueError):
+        pairs = np.array(buckets, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
         return False
-    if (pairs < 0).any():
+    if not buckets:
+        pairs = pairs.reshape(0, 2)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or (pairs < 0).any():
         return False
     log.hist_values, log.hist_counts = pairs[:, 0], pairs[:, 1]
     log.has_hist = True

@@ -108,6 +108,11 @@ def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window:
     ]
     if not notes.empty:
         body += ["<h2>Notes</h2>", _table(notes[["id", "notes"]])]
+    if dataset.ignored:
+        body += ["<h2>Folders ignored</h2>",
+                 "<p>Leaf folders holding files but neither a test.json nor thesis statistics "
+                 "lines:</p><ul>"
+                 + "".join(f"<li>{html.escape(p)}</li>" for p in dataset.ignored) + "</ul>"]
     body.append("<h2>Figures</h2>")
     body.append(_figures(figures) if figures is not None else "<p>Figures not drawn.</p>")
     body += ["<h2>Maximum throughput per configuration</h2>",

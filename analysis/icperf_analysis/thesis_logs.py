@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+
 # (line prefix, role, the numbers the line may carry in order, how many must be there)
 LINE_KINDS: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
     ("Tx-pps:", "send", ("sent", "dropped", "attempted"), 3),
@@ -141,7 +143,10 @@ def read_leaf(leaf: Path, hosts: str) -> ThesisTest | None:
     logs: list[TextLog] = []
     ignored: list[str] = []
     for path in sorted(p for p in leaf.iterdir() if p.is_file()):
-        log = read_text_log(path)
+        try:
+            log = read_text_log(path)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
         if log is None:
             if path.stat().st_size:
                 ignored.append(path.name)

@@ -39,15 +39,16 @@ static void *sender_main(void *arg)
 	if (tx->o->cpu >= 0)
 		app_pin(tx->o->cpu);
 	pacer_init(&pacer, tx->start, g_clock.hz, tx->o->rate, burst);
-	while (pacer.deadline < tx->end) {
+	/* The stop flag is read on every pass: a sender that cannot keep up is never idle. */
+	while (pacer.deadline < tx->end && !atomic_load_explicit(&tx->stop, memory_order_relaxed)) {
 		uint64_t now = clock_ticks();
 		if (now < pacer.deadline) {
-			if (atomic_load_explicit(&tx->stop, memory_order_relaxed))
-				break;
 			cpu_relax();
 			continue;
 		}
-		pacer_advance(&pacer, now);
+		pacer_check_lag(&pacer, now);
+		if (pacer.deadline >= tx->end)
+			break;
 		unsigned n = tx_prepare(t, burst);
 		uint64_t ts = clock_ticks_to_ns(now);
 		for (unsigned i = 0; i < n; i++)
@@ -56,6 +57,7 @@ static void *sender_main(void *arg)
 		seq += k;
 		attempted += burst;
 		sent += k;
+		pacer_next(&pacer);
 		atomic_store_explicit(&tx->attempted, attempted, memory_order_relaxed);
 		atomic_store_explicit(&tx->sent, sent, memory_order_relaxed);
 	}
@@ -125,21 +127,22 @@ static int client_run(const struct options *o, struct transport *t, struct repor
 		return 1;
 	}
 	report_start(rep, clock_wall());
-	uint64_t now;
+	struct second_record last;
 	for (;;) {
 		receive_echoes(t, rx);
-		now = clock_ticks();
+		uint64_t now = clock_ticks();
 		if (now >= run.next_tick) {
-			struct second_record rec;
-			bool over = run_tick(&run, now, &rec);
-			take_interval(&tx, rx, &cur);
-			rec.c = cur;
-			report_second(rep, &rec);
-			counters_add(&total, &cur);
+			bool over = run_tick(&run, now, &last);
 			if (over) {
+				/* The last second is written after the drain below, with the echoes
+				 * of its own packets: the seconds of a -t run add up to the summary. */
 				by_duration = true;
 				break;
 			}
+			take_interval(&tx, rx, &cur);
+			last.c = cur;
+			report_second(rep, &last);
+			counters_add(&total, &cur);
 		}
 		if (g_stop)
 			break;
@@ -155,6 +158,13 @@ static int client_run(const struct options *o, struct transport *t, struct repor
 	while (total.echoed + rx->echoed < sent && clock_ticks() < drain_end)
 		receive_echoes(t, rx);
 	take_interval(&tx, rx, &cur);
+	if (by_duration) {
+		last.t = run_elapsed(&run, clock_ticks());
+		last.ts = clock_wall();
+		last.c = cur;
+		report_second(rep, &last);
+	}
+	/* After a signal the unfinished second is counted in the summary only. */
 	counters_add(&total, &cur);
 	rtt_stats_from_hist(&total.rtt, rx->whole);
 	report_summary(rep, &total, run_elapsed(&run, end), by_duration ? "duration" : "signal");

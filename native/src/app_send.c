@@ -41,10 +41,11 @@ int app_send(const struct options *o)
 	pacer_init(&pacer, run.start, g_clock.hz, o->rate, burst);
 	/* A burst belongs to the second its deadline falls in: due bursts go before the tick,
 	 * so each second's "attempted" is what the pacer scheduled in it. */
-	for (;;) {
+	while (!g_stop) { /* read on every pass: a sender that cannot keep up is never idle */
 		now = clock_ticks();
+		if (now >= pacer.deadline)
+			pacer_check_lag(&pacer, now);
 		if (now >= pacer.deadline && pacer.deadline < run.next_tick) {
-			pacer_advance(&pacer, now);
 			unsigned n = tx_prepare(t, burst);
 			uint64_t ts = clock_ticks_to_ns(now);
 			for (unsigned i = 0; i < n; i++)
@@ -55,6 +56,7 @@ int app_send(const struct options *o)
 			seq += k;
 			cur.attempted += burst;
 			cur.sent += k;
+			pacer_next(&pacer);
 			continue;
 		}
 		if (now >= run.next_tick) {
@@ -66,8 +68,6 @@ int app_send(const struct options *o)
 			}
 			continue;
 		}
-		if (g_stop)
-			break;
 		cpu_relax();
 	}
 	/* Every burst due before this point was attempted: the schedule covered exactly the

@@ -29,14 +29,20 @@ static inline uint64_t pacer_slot_time(const struct pacer *p, uint64_t slot)
 	return p->start + (uint64_t)((unsigned __int128)slot * p->burst * p->hz / p->rate);
 }
 
-/* Rarely taken: moves the schedule to the first slot not yet overdue. */
+/* Rarely taken: moves the schedule to the latest slot already due. */
 void pacer_skip(struct pacer *p, uint64_t now);
 
-/* Called when now >= deadline: consumes the due slot. */
-static inline void pacer_advance(struct pacer *p, uint64_t now)
+/* Called when now >= deadline, before the due burst is sent: a burst more than max_lag late
+ * and every one before it are dropped from the schedule. */
+static inline void pacer_check_lag(struct pacer *p, uint64_t now)
 {
 	if (__builtin_expect(now - p->deadline > p->max_lag, 0))
 		pacer_skip(p, now);
+}
+
+/* Called after the due burst was sent. */
+static inline void pacer_next(struct pacer *p)
+{
 	p->slot++;
 	p->deadline = pacer_slot_time(p, p->slot);
 }

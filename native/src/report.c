@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +12,6 @@
 /* One record is built as either a JSON object or a text "Label: key=value ..." line. */
 struct line {
 	bool json;
-	bool first;
 	FILE *f;
 };
 
@@ -21,7 +19,6 @@ static void line_begin(struct line *l, const struct report *r, const char *type,
 		       const char *label)
 {
 	l->json = r->o->json;
-	l->first = true;
 	l->f = stdout;
 	if (l->json)
 		fprintf(l->f, "{\"v\":1,\"type\":\"%s\",\"app\":\"%s\"", type, r->o->applet);

@@ -17,7 +17,8 @@
  *                            t->payload_len bytes. The Ethernet/IPv4/UDP headers are the
  *                            transport's business (socket transports reuse preallocated
  *                            frames with prebuilt headers; DPDK allocates mbufs). The caller
- *                            writes the payloads.
+ *                            writes the payloads. Fewer than `want` (an empty mbuf pool)
+ *                            is allowed: the applet still counts `want` as attempted.
  *   k = tx_commit(t, n)      sends the n prepared frames and returns how many were accepted:
  *                            always a prefix, frames 0..k-1. Frames k..n-1 are released (DPDK
  *                            frees the mbufs) and count as dropped by the sender.
@@ -33,6 +34,8 @@
  *                            from (raw/DPDK swap MACs, IPs and ports in place); returns how
  *                            many went. Call before rx_release.
  *   rx_release(t, n)         gives the n frames back (DPDK frees mbufs; sockets: no-op).
+ *                            After echo() it is still called with the same n: frames that
+ *                            echo() handed to the driver are not freed a second time.
  *
  * The client runs sending and receiving in two threads on the same transport at the same
  * time, so the tx and rx state of an implementation must be disjoint. echo() is called only

@@ -181,7 +181,7 @@ def allocate_cores(
     shared = bool(set(switch) & explicit)
     auto = [position for position, cpus in enumerate(wanted) if cpus is None]
     needed = len(auto) * per_container
-    avoid = reserved | set(switch) | explicit
+    avoid = _with_siblings(reserved | set(switch) | explicit, sibling_map)
     free = _pick_spread([cpu for cpu in host if cpu not in avoid], needed, sibling_map)
 
     result = [list(cpus) if cpus is not None else [] for cpus in wanted]

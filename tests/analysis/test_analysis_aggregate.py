@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 from icperf_analysis.aggregate import Aggregates
 from icperf_analysis.load import Dataset
 
-from analysis_trees import analyse, throughput_test
+from analysis_trees import analyse, latency_test, throughput_test
 
 STEADY_STD = (2e8 / 3) ** 0.5  # 900k, 910k, 890k, 900k
 
@@ -145,3 +146,18 @@ def test_sender_drops(tmp_path: Path) -> None:
     assert row["drop_ratio"] == pytest.approx(0.2)
     assert row["loss_ratio"] == pytest.approx(1 - 7 / 8)
     assert row["rate_cv_max"] == 0.0
+
+
+def test_percentiles_are_clamped_to_the_measured_extremes(tmp_path: Path) -> None:
+    # Bucket midpoints can lie just outside what was measured; the applets clamp to the exact
+    # rtt_min_ns .. rtt_max_ns of their summary, and so does the analysis.
+    folder = latency_test(tmp_path, [[10_000, 98], [20_100, 2]], 12_000)
+    log = folder / "icp0.client.jsonl"
+    lines = log.read_text().splitlines()
+    summary = json.loads(lines[-2]) | {"rtt_min_ns": 10_050, "rtt_max_ns": 20_000}
+    lines[-2] = json.dumps(summary)
+    log.write_text("\n".join(lines) + "\n")
+    row = analyse(tmp_path)[1].summary.iloc[0]
+    assert row["rtt_p50_us"] == pytest.approx(10.05)
+    assert row["rtt_p99_us"] == pytest.approx(20.0)
+    assert row["rtt_hist_mean_us"] == pytest.approx((10_000 * 98 + 20_100 * 2) / 100 / 1000)

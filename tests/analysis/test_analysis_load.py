@@ -115,3 +115,13 @@ def test_old_and_new_results_in_one_tree(tmp_path: Path, icperf_tree: Path,
     table = dataset.per_second()
     assert set(table["source"]) == {"icperf", "thesis"}
     assert np.isin(table["role"].unique(), ["send", "recv", "client", "server"]).all()
+
+
+def test_folders_holding_no_test_are_listed(tmp_path: Path, icperf_tree: Path) -> None:
+    shutil.copytree(icperf_tree / "32/linux-bridge/64/1000000", tmp_path / "ok")
+    orphan = tmp_path / "32/ovs/64/1000000"
+    shutil.copytree(icperf_tree / "32/linux-bridge/64/1000000", orphan)
+    (orphan / "test.json").unlink()  # logs without their description are no test
+    dataset = load_results(tmp_path)
+    assert len(dataset.tests) == 1
+    assert dataset.ignored == ["32/ovs/64/1000000"]

@@ -102,3 +102,16 @@ def test_start_record_naming_another_app_is_noted(tmp_path: Path) -> None:
     path.write_text(log_text("recv", [{"rx": 1}]))
     log = read_log(path, "send")
     assert any("start record names app 'recv'" in n for n in log.notes)
+
+
+@pytest.mark.parametrize("buckets", [[1000, 2, 3000, 3], [[1000, 2, 1]], [[1000, -1]], "many"])
+def test_malformed_histogram_is_corrupt(tmp_path: Path, buckets: object) -> None:
+    seconds = [{"attempted": 5, "sent": 5, "dropped": 0, "echoed": 5, "rtt_mean_ns": 2000}]
+    text = log_text("client", seconds)
+    record = {"v": 1, "type": "hist", "app": "client", "unit": "ns", "buckets": buckets}
+    path = tmp_path / "c.jsonl"
+    path.write_text(text + json.dumps(record) + "\n")
+    log = read_log(path, "client")
+    assert not log.has_hist
+    assert log.corrupt_lines == 1
+    assert f"{path.name}: no hist record" in log.notes

@@ -74,23 +74,40 @@ def create(prefix: str, subnet: str = "10.77.0") -> Topology:
         for port, host in (("port-a", topo.a), ("port-b", topo.b)):
             _sysctl(host.ns, "net.ipv6.conf.all.disable_ipv6", "1")
             _sysctl(host.ns, "net.ipv6.conf.default.disable_ipv6", "1")
-            _ip("-n", br, "link", "add", port, "type", "veth", "peer", "name", host.iface,
-                "netns", host.ns)
+            _ip(
+                "-n",
+                br,
+                "link",
+                "add",
+                port,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                host.iface,
+                "netns",
+                host.ns,
+            )
             _ip("-n", br, "link", "set", port, "master", "br0", "up")
             _ip("-n", host.ns, "link", "set", host.iface, "address", host.mac)
             _ip("-n", host.ns, "addr", "add", f"{host.ip}/24", "dev", host.iface)
             _ip("-n", host.ns, "link", "set", host.iface, "up")
         # Static neighbours: the first UDP packets do not wait for ARP.
         for here, there in ((topo.a, topo.b), (topo.b, topo.a)):
-            _ip("-n", here.ns, "neigh", "replace", there.ip, "lladdr", there.mac,
-                "dev", here.iface, "nud", "permanent")
+            _ip(
+                "-n",
+                here.ns,
+                "neigh",
+                "replace",
+                there.ip,
+                "lladdr",
+                there.mac,
+                "dev",
+                here.iface,
+                "nud",
+                "permanent",
+            )
     except Exception:
         destroy(prefix)
         raise
     return topo
-
-
-def flush_fdb(topo: Topology) -> None:
-    """Forgets learned MACs, e.g. after a frame with a foreign source MAC crossed the bridge."""
-    for port in ("port-a", "port-b"):
-        _ip("-n", topo.bridge_ns, "link", "set", port, "type", "bridge_slave", "fdb_flush")

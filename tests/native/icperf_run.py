@@ -49,9 +49,7 @@ class Applet:
 
     def __init__(self, ns: str | None, args: list[str], binary: Path = ICPERF) -> None:
         self.argv = in_ns(ns, [str(binary), *args])
-        self.proc = subprocess.Popen(
-            self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self.proc.stdout is not None
         self._fd = self.proc.stdout.fileno()
         self._buf = b""
@@ -69,6 +67,20 @@ class Applet:
     def output_so_far(self, settle: float = 0.05) -> str:
         self._read_some(settle)
         return self._buf.decode()
+
+    def lines_so_far(self, settle: float = 0.05) -> list[str]:
+        """Complete lines written so far."""
+        text = self.output_so_far(settle)
+        return text.split("\n")[:-1]
+
+    def wait_received(self, count: int, timeout: float = 5.0) -> None:
+        """Waits until a JSON recv/server has reported `count` packets in its `second`
+        records, so a signal cannot cut off packets still on their way."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seconds = [json.loads(x) for x in self.lines_so_far(0.1)[1:]]
+            if sum(r.get("rx", 0) for r in seconds if r.get("type") == "second") >= count:
+                return
 
     def wait_started(self, timeout: float = 5.0) -> str:
         """Returns the start record's line once the applet has opened its transport."""

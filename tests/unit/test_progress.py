@@ -65,6 +65,20 @@ def test_plan_line_and_eta_from_seconds_per_test_then_measured() -> None:
     assert tracker.summary() == "icperf: 3 tests run in 0h03m"
 
 
+def test_eta_counts_tests_left_to_run_not_indexes_left() -> None:
+    clock = FakeClock()
+    tracker = ProgressTracker(clock=clock)
+    tracker.on_plan({"total": 10, "to_run": 3, "skipped": 7, "seconds_per_test": 60})
+    # Done tests are spread over the matrix: index 2 is the first of only 3 to run.
+    assert tracker.on_progress({"index": 2, "total": 10, "id": "a"}) == (
+        "icperf: test 2/10 a (ETA 0h03m)"
+    )
+    clock.now += 120
+    assert tracker.on_progress({"index": 9, "total": 10, "id": "b"}) == (
+        "icperf: test 9/10 b (ETA 0h04m)"
+    )
+
+
 def test_repeated_event_prints_once() -> None:
     tracker = ProgressTracker(clock=FakeClock())
     assert tracker.on_progress({"index": 1, "total": 2, "id": "a"}) is not None

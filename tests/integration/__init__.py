@@ -1,0 +1,1 @@
+"""Integration tests: the playbooks run on this host through ansible-runner."""

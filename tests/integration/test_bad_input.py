@@ -1,0 +1,69 @@
+"""Bad parameters fail in the first play, naming the variable, before any host change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import HOST_TEST_MARKS, base_vars, host_state, run_playbook
+
+pytestmark = HOST_TEST_MARKS
+
+FIRST_PLAYS = {"testset.yml": "Check the test set", "run_test.yml": "Check the test"}
+
+# (playbook, variables to set, variables to drop, name the message must start with)
+CASES = [
+    ("testset.yml", {"vswitch": "nope"}, [], "vswitch"),
+    ("testset.yml", {"vswitches": "linux-bridge nope"}, ["vswitch"], "vswitches"),
+    ("testset.yml", {"pkt_sizes": "64..0..256"}, [], "pkt_sizes"),
+    ("testset.yml", {"pkt_sizes": "64..32"}, [], "pkt_sizes"),
+    ("testset.yml", {"pkt_sizes": "sixty-four"}, [], "pkt_sizes"),
+    ("testset.yml", {"pkt_size": 63}, ["pkt_sizes"], "pkt_size"),
+    ("testset.yml", {"pkt_sizes": "64 1501"}, [], "pkt_sizes"),
+    ("testset.yml", {"bursts": 0}, [], "bursts"),
+    ("testset.yml", {"rates": 0}, [], "rates"),
+    ("testset.yml", {"rates": -5}, [], "rates"),
+    ("testset.yml", {"labs": ["/nonexistent/icpl-missing.yml"]}, [], "labs"),
+    ("testset.yml", {"duration": 0}, [], "duration"),
+    ("run_test.yml", {"rate": "1000 2000"}, ["rates"], "rate"),
+    ("run_test.yml", {"lab": "tests/integration/labs/icpl-nowhere.yml"}, ["labs"], "lab"),
+]
+
+
+def _message(event: dict[str, Any]) -> str:
+    result = event["event_data"].get("res", {})
+    return str(result.get("msg", ""))
+
+
+@pytest.mark.parametrize(
+    ("playbook", "given", "dropped", "name"),
+    CASES,
+    ids=[f"{case[0]}-{case[3]}={next(iter(case[1].values()))}" for case in CASES],
+)
+def test_bad_input_fails_first_naming_the_variable(
+    tmp_path: Path,
+    clean_host: dict[str, Any],
+    playbook: str,
+    given: dict[str, Any],
+    dropped: list[str],
+    name: str,
+) -> None:
+    extravars = base_vars(tmp_path)
+    for key in dropped:
+        extravars.pop(key)
+    extravars.update(given)
+
+    run = run_playbook(tmp_path, playbook, extravars)
+
+    assert run.rc != 0
+    failures = run.failures()
+    assert failures, run.stdout[-3000:]
+    assert {failure["event_data"]["play"] for failure in failures} == {FIRST_PLAYS[playbook]}
+    messages = [_message(failure) for failure in failures]
+    assert any(f"{name}: " in message for message in messages), messages
+    # Nothing ran past the first play, and the host is as it was.
+    assert run.plays() == [FIRST_PLAYS[playbook]]
+    assert host_state() == clean_host
+    assert not (tmp_path / "results").exists()
