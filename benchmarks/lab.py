@@ -127,6 +127,9 @@ def create_topology() -> None:
         sh("ip", "-n", ns, "neigh", "replace", peer_ip, "lladdr", peer_mac, "dev", ifname,
            "nud", "permanent")
         sh("ip", "-n", NS_BR, "link", "set", port, "master", BRIDGE, "up")
+        # a one-way flow never teaches the bridge where its destination is and would be
+        # flooded, while a tool with a reverse channel (iperf3's TCP control) gets forwarded
+        sh("bridge", "-n", NS_BR, "fdb", "replace", mac, "dev", port, "master", "static")
     sh("ip", "-n", NS_BR, "link", "set", BRIDGE, "up")
 
 

@@ -33,6 +33,16 @@ void options_usage(FILE *f, const char *applet)
 		applet && strncmp(applet, "dpdk-", 5) == 0 ? " [-- EAL args]" : "",
 		ICPERF_MIN_FRAME, ICPERF_MAX_FRAME, ICPERF_MIN_FRAME, ICPERF_HDR_LEN,
 		ICPERF_MAX_BURST, ICPERF_DEFAULT_PORT);
+#ifdef ICPERF_HAVE_DPDK
+	if (!applet || strncmp(applet, "dpdk-", 5) == 0)
+		fprintf(f,
+			"dpdk-send, dpdk-recv, dpdk-client, dpdk-server (EAL arguments after --, "
+			"port 0 of what EAL finds):\n"
+			"  --ring N     rx and tx descriptors per queue, %d..%d (default %d), capped "
+			"by the device\n"
+			"  -R, -B, -m   socket options: accepted and ignored\n",
+			ICPERF_MIN_RING, ICPERF_MAX_RING, ICPERF_DEFAULT_RING);
+#endif
 }
 
 static int bad(const char *flag, const char *value, const char *why)
@@ -88,7 +98,7 @@ static int parse_cpus(const char *value, struct options *o)
 	return 0;
 }
 
-enum { OPT_CPU = 256, OPT_JSON, OPT_PORT, OPT_CLOCK };
+enum { OPT_CPU = 256, OPT_JSON, OPT_PORT, OPT_CLOCK, OPT_RING };
 
 static const struct option long_options[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -96,6 +106,7 @@ static const struct option long_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "port", required_argument, NULL, OPT_PORT },
 	{ "clock", required_argument, NULL, OPT_CLOCK },
+	{ "ring", required_argument, NULL, OPT_RING },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -136,6 +147,13 @@ static int parse_flag(int c, const char *arg, struct options *o)
 	case OPT_CPU:
 		rc = parse_cpus(arg, o);
 		break;
+	case OPT_RING:
+		if (o->transport != TRANSPORT_DPDK)
+			return bad("--ring", arg, "only the dpdk-* applets have descriptor rings");
+		rc = parse_range("--ring", arg, ICPERF_MIN_RING, ICPERF_MAX_RING,
+				 "descriptors per queue", &v);
+		o->ring = (unsigned)v;
+		break;
 	case OPT_CLOCK:
 		if (!strcmp(arg, "auto"))
 			o->clock = CLOCK_CHOICE_AUTO;
@@ -171,6 +189,7 @@ int options_parse(struct options *o, const char *applet, enum role role, bool dp
 		.transport = dpdk ? TRANSPORT_DPDK : TRANSPORT_UDP,
 		.rate = 1000000, .pkt_size = ICPERF_MIN_FRAME, .burst = 32,
 		.port = ICPERF_DEFAULT_PORT, .cpu = -1, .cpu_rx = -1,
+		.ring = ICPERF_DEFAULT_RING,
 	};
 
 	/* GNU getopt drops "--" while permuting, so split the EAL arguments off first. */
@@ -218,9 +237,11 @@ int options_parse(struct options *o, const char *applet, enum role role, bool dp
 			"argument(s) (see icperf %s --help)\n", applet, npos, applet);
 		return 2;
 	}
-	if (dpdk)
-		o->iface = NULL; /* syscall options are ignored by the DPDK applets */
-	else if (o->iface)
+	if (dpdk) { /* socket options are ignored by the DPDK applets, also in the records */
+		o->iface = NULL;
+		o->blocking = o->mmsg = false;
+	} else if (o->iface) {
 		o->transport = TRANSPORT_RAW;
+	}
 	return parse_positional(argv + optind, o);
 }

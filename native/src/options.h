@@ -13,6 +13,9 @@
 #define ICPERF_MAX_BURST 1024
 #define ICPERF_MAX_RATE 1000000000ULL
 #define ICPERF_DEFAULT_PORT 9000
+#define ICPERF_DEFAULT_RING 1024
+#define ICPERF_MIN_RING 64
+#define ICPERF_MAX_RING 32768
 
 enum role { ROLE_SEND, ROLE_RECV, ROLE_CLIENT, ROLE_SERVER };
 
@@ -38,6 +41,7 @@ struct options {
 	int cpu;             /* --cpu first CPU, -1 if not pinned */
 	int cpu_rx;          /* --cpu second CPU (client receiver thread), -1 if none */
 	enum clock_choice clock;
+	unsigned ring;       /* --ring: DPDK descriptors per queue, before the device's limits */
 
 	/* Arguments after "--": EAL arguments for the DPDK transport, ignored by sockets. */
 	int extra_argc;
