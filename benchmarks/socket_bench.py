@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lab import (
+from socket_lab import (
     IF_A,
     IF_B,
     IP_A,
@@ -314,12 +314,12 @@ def check_cases(args: argparse.Namespace) -> list[str]:
 
 
 def run_all(args: argparse.Namespace, names: list[str], logdir: Path) -> dict[str, Any]:
+    wait_quiet(args.quiet_load, args.wait_quiet)
     # a private copy: a rebuild of native/ during the run cannot mix two binaries
     icperf = shutil.copy(args.icperf, logdir / "icperf")
     bench = Bench(str(icperf), args.seconds, args.rtt_pps, logdir, args.perf)
     table = cases(bench)
-    wait_quiet(args.quiet_load, args.wait_quiet)
-    info: dict[str, Any] = {"command": " ".join(sys.argv), "machine": machine(args.icperf),
+    info: dict[str, Any] = {"command": " ".join(sys.argv), "machine": machine(args.icperf, icperf),
                             "seconds": args.seconds, "rounds": args.rounds,
                             "rtt_pps": args.rtt_pps, "load_start": loadavg(), "load": []}
     print("\n".join(f"{k}: {v}" for k, v in info["machine"].items()))

@@ -105,11 +105,16 @@ def _runner_kwargs(tmp: Path, playbook: str, extravars: dict[str, Any]) -> dict[
     }
 
 
-def run_playbook(tmp: Path, playbook: str, extravars: dict[str, Any]) -> PlaybookRun:
+def run_playbook(
+    tmp: Path, playbook: str, extravars: dict[str, Any], cmdline: str | None = None
+) -> PlaybookRun:
     """Run ``playbook`` (relative to the repository root) to completion."""
     import ansible_runner
 
-    runner = ansible_runner.run(**_runner_kwargs(tmp, playbook, extravars))
+    kwargs = _runner_kwargs(tmp, playbook, extravars)
+    if cmdline:
+        kwargs["cmdline"] = cmdline
+    runner = ansible_runner.run(**kwargs)
     return PlaybookRun(
         rc=runner.rc,
         status=runner.status,
@@ -192,6 +197,7 @@ def host_state() -> dict[str, Any]:
         "links": sorted(icpl_links()),
         "sysctls": sysctls(),
         "state_files": state_files(),
+        "run_dirs": sorted(path.name for path in (STATE_DIR / "run").glob(f"{PREFIX}*")),
     }
 
 
@@ -219,6 +225,8 @@ def _force_cleanup() -> None:
     for name in icpl_containers():
         subprocess.run(["lxc-stop", "-n", name, "-k"], capture_output=True)
         shutil.rmtree(Path("/var/lib/lxc") / name, ignore_errors=True)
+    for path in (STATE_DIR / "run").glob(f"{PREFIX}*"):
+        shutil.rmtree(path, ignore_errors=True)
     if BRIDGE in links():
         subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
 

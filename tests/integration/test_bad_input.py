@@ -67,3 +67,26 @@ def test_bad_input_fails_first_naming_the_variable(
     assert run.plays() == [FIRST_PLAYS[playbook]]
     assert host_state() == clean_host
     assert not (tmp_path / "results").exists()
+
+
+def test_check_mode_lists_the_tests_and_runs_nothing(
+    tmp_path: Path, clean_host: dict[str, Any]
+) -> None:
+    run = run_playbook(
+        tmp_path, "testset.yml", base_vars(tmp_path, pkt_sizes="64..448..1500"), cmdline="--check"
+    )
+
+    assert run.rc == 0, run.stdout[-3000:]
+    for size in (64, 512, 960, 1408):
+        assert f"32/linux-bridge/{size}/20000" in run.stdout
+    assert "32/linux-bridge/1500/20000" not in run.stdout
+    ran_after_check = [
+        (e["event_data"]["play"], e["event_data"].get("task"))
+        for e in run.events
+        if e.get("event") in ("runner_on_ok", "runner_item_on_ok", "runner_on_failed")
+        and e["event_data"].get("play") != FIRST_PLAYS["testset.yml"]
+    ]
+    assert ran_after_check == []
+    assert "Remove containers left by an interrupted run" not in run.task_names()
+    assert host_state() == clean_host
+    assert not (tmp_path / "results").exists()

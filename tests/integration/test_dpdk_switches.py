@@ -30,8 +30,9 @@ PLAYBOOKS = Path(__file__).resolve().parent / "dpdk_playbooks"
 ANSIBLE_PLAYBOOK = REPO / ".venv" / "bin" / "ansible-playbook"
 SOCK_DIR = Path("/run/icperf-test-icpd")
 STATE_DIR = SOCK_DIR / "state"
-# Held while the module runs: a second run of these tests (another checkout, another
-# terminal) waits instead of sharing the sockets, the bridge and OVS itself.
+# Held while the module runs. OVS and the hugepage pool are one per host: whatever else
+# drives the DPDK switches (another run of these tests, a test set) takes the same lock
+# and waits instead of stopping daemons and changing settings under the other.
 LOCK_FILE = Path("/run/lock/icperf-test-icpd.lock")
 LOCK_TIMEOUT = 900
 HUGE_MOUNT = Path("/mnt/icpd-huge")
@@ -40,7 +41,8 @@ OVS_RUNDIR = Path("/var/run/openvswitch")
 QUEUE_SIZE = 16384  # virtio_user ring entries, as the applets use them
 ROLE_VARS: dict[str, Any] = {
     "icpd_socket_dir": str(SOCK_DIR),
-    "hugepages_count": 1024,
+    # 2 pairs through OVS take 768 pages; the rest is headroom for other DPDK users.
+    "hugepages_count": 1536,
     "hugepages_mount": str(HUGE_MOUNT),
     "hugepages_state_file": str(STATE_DIR / "hugepages.json"),
     "vswitch_basicfwd_file_prefix": "icpd-basicfwd",
@@ -111,7 +113,9 @@ class Endpoint:
     """A testpmd on one virtio_user port: the stand-in for a container's DPDK applet.
 
     Interactive (commands on stdin): "stop" ends the forwarding but keeps the port
-    connected, so that nothing is left in flight when the counters are compared.
+    connected, so that nothing is left in flight when the counters are compared. Its
+    memory is ordinary pages (--no-huge): the switches take theirs from the hugepage pool,
+    which other DPDK programs on a shared host may be resizing at the same time.
     """
 
     def __init__(self, name: str, port: dict[str, Any], mode: str, server: bool) -> None:
@@ -122,7 +126,7 @@ class Endpoint:
         argv = [
             # Line-buffered output: the log shows each answer as soon as it is printed.
             "stdbuf", "-oL", TESTPMD, f"--lcores=0@{cpu},1@{cpu}", "--main-lcore=0", "--no-pci",
-            "--in-memory", "--single-file-segments", "-m", "256", f"--file-prefix=icpd-{name}",
+            "--no-huge", "-m", "256", f"--file-prefix=icpd-{name}",
             f"--vdev={vdev}{',server=1' if server else ''}",
             "--", "-i", f"--forward-mode={mode}", "--auto-start", f"--rxd={QUEUE_SIZE}",
             f"--txd={QUEUE_SIZE}", "--total-num-mbufs=40000", f"--eth-peer=0,{port['peer_mac']}",
@@ -139,6 +143,7 @@ class Endpoint:
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.proc.kill()
                 self.proc.wait()
+                shutil.rmtree(f"/var/run/dpdk/icpd-{self.name}", ignore_errors=True)
                 huge = re.findall(r"HugePages_\w+:\s+\d+", Path("/proc/meminfo").read_text())
                 pytest.fail(
                     f"testpmd {self.name}: no {text!r} ({', '.join(huge)}):\n"
@@ -162,7 +167,6 @@ class Endpoint:
             self.pause()
         self._command("quit")
         self.proc.wait(timeout=30)
-        # --in-memory still creates the (empty) runtime directory of the prefix.
         shutil.rmtree(f"/var/run/dpdk/icpd-{self.name}", ignore_errors=True)
         stats = forward_stats(self.log.read_text())
         assert 0 in stats, f"no final statistics from {self.name}:\n{self.log.read_text()[-2000:]}"
@@ -183,32 +187,19 @@ def ansible_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         ANSIBLE_LOCAL_TEMP=str(tmp / "tmp"),
         PATH=f"{ANSIBLE_PLAYBOOK.parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
-    env["ICPD_CWD"] = str(tmp)  # no ansible.cfg there: nothing but these settings applies
     return env
 
 
 def play(
     env: dict[str, str], playbook: str, ok: bool = True, check: bool = False, **extra: Any
 ) -> Play:
-    argv = [
-        str(ANSIBLE_PLAYBOOK),
-        "-i",
-        "localhost,",
-        str(PLAYBOOKS / playbook),
-        "-e",
-        json.dumps(
-            {
-                **ROLE_VARS,
-                "ansible_python_interpreter": str(ANSIBLE_PLAYBOOK.parent / "python"),
-                **extra,
-            }
-        ),
-    ]
-    if check:
-        argv.append("--check")
-    done = subprocess.run(
-        argv, capture_output=True, text=True, env=env, cwd=env["ICPD_CWD"], timeout=300
-    )
+    python = str(ANSIBLE_PLAYBOOK.parent / "python")
+    variables = json.dumps({**ROLE_VARS, "ansible_python_interpreter": python, **extra})
+    argv = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(PLAYBOOKS / playbook), "-e", variables]
+    argv += ["--check"] if check else []
+    # Run from the collections directory: no ansible.cfg there, only the settings above.
+    cwd = env["ANSIBLE_COLLECTIONS_PATH"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
     result = Play(done.returncode, done.stdout + done.stderr)
     if ok and result.rc != 0:
         pytest.fail(f"{playbook} {extra} failed:\n{result.output[-4000:]}")
@@ -217,14 +208,8 @@ def play(
 
 def switch(env: dict[str, str], vswitch: str, action: str, pairs: int = 1) -> dict[str, Any]:
     report = STATE_DIR / f"icpd-{vswitch}-{action}.json"
-    play(
-        env,
-        "switch.yml",
-        icpd_vswitch=vswitch,
-        icpd_action=action,
-        icpd_pairs=pairs,
-        icpd_report=str(report),
-    )
+    extra = {"icpd_vswitch": vswitch, "icpd_action": action, "icpd_pairs": pairs}
+    play(env, "switch.yml", icpd_report=str(report), **extra)
     return json.loads(report.read_text())
 
 
@@ -239,30 +224,24 @@ def pids_of(command: str) -> list[int]:
 
 def icpd_testpmds() -> list[int]:
     """testpmd processes of these tests (other tests on the host use other prefixes)."""
-    return [
-        int(p)
-        for p in run(["pgrep", "-f", "dpdk-testpmd.*--file-prefix=icpd-"], check=False).split()
-    ]
+    found = run(["pgrep", "-f", "dpdk-testpmd.*--file-prefix=icpd-"], check=False)
+    return [int(p) for p in found.split()]
 
 
 def ovs_state() -> dict[str, Any]:
     """Whether the OVS daemons run, and (when the database answers) bridges and DPDK keys."""
-    state: dict[str, Any] = {
-        "ovsdb": bool(pids_of("ovsdb-server")),
-        "vswitchd": bool(pids_of("ovs-vswitchd")),
-    }
-    if state["ovsdb"]:
+    state: dict[str, Any] = {d: bool(pids_of(d)) for d in ("ovsdb-server", "ovs-vswitchd")}
+    if state["ovsdb-server"]:
         state["bridges"] = run(["ovs-vsctl", "--no-wait", "list-br"]).split()
-        state["other_config"] = run(
-            ["ovs-vsctl", "--no-wait", "get", "Open_vSwitch", ".", "other_config"]
-        ).strip()
+        get = ["ovs-vsctl", "--no-wait", "get", "Open_vSwitch", ".", "other_config"]
+        state["other_config"] = run(get).strip()
     else:
-        query = (
-            '["Open_vSwitch",{"op":"select","table":"Open_vSwitch","where":[],'
-            '"columns":["other_config"]},{"op":"select","table":"Bridge","where":[],'
-            '"columns":["name"]}]'
-        )
-        state["db"] = run(["ovsdb-tool", "query", "/etc/openvswitch/conf.db", query])
+        selects = (("Open_vSwitch", "other_config"), ("Bridge", "name"))
+        query = ["Open_vSwitch"] + [
+            {"op": "select", "table": table, "where": [], "columns": [column]}
+            for table, column in selects
+        ]
+        state["db"] = run(["ovsdb-tool", "query", "/etc/openvswitch/conf.db", json.dumps(query)])
     return state
 
 
@@ -283,6 +262,7 @@ def leftovers() -> list[str]:
     found += [str(p) for p in STATE_DIR.glob("*.pid")]
     if not pids_of("ovs-vswitchd"):
         found += [str(p) for p in OVS_RUNDIR.glob("ovs-vswitchd*")]
+        found += [str(p) for p in OVS_RUNDIR.glob(f"{ROLE_VARS['vswitch_ovs_bridge']}.*")]
     return found
 
 
@@ -290,15 +270,19 @@ def leftovers() -> list[str]:
 def host_lock() -> Iterator[None]:
     with LOCK_FILE.open("w") as lock:
         deadline = time.monotonic() + LOCK_TIMEOUT
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{LOCK_FILE} held by another run for {LOCK_TIMEOUT} s")
-                time.sleep(1)
+        while not _try_lock(lock.fileno()):
+            if time.monotonic() > deadline:
+                pytest.fail(f"{LOCK_FILE} held by another run for {LOCK_TIMEOUT} s")
+            time.sleep(1)
         yield
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -306,17 +290,23 @@ def provisioned(ansible_env: dict[str, str], host_lock: None) -> Iterator[dict[s
     """The host provisioned once (packages, alternatives, hugepages); yields its state before."""
     before = host_state()
     STATE_DIR.mkdir(parents=True, exist_ok=True)
-    endpoints_before = set(icpd_testpmds())
     try:
         play(ansible_env, "provision.yml")
         yield before
     finally:
-        for pid in set(icpd_testpmds()) - endpoints_before:
-            os.kill(pid, signal.SIGKILL)
-        for vswitch in ("basicfwd", "ovs"):
-            play(ansible_env, "switch.yml", ok=False, icpd_vswitch=vswitch, icpd_action="stop")
         play(ansible_env, "hugepages.yml", ok=False, icpd_action="restore")
         shutil.rmtree(SOCK_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def leave_nothing_running(ansible_env: dict[str, str]) -> Iterator[None]:
+    """After a failed test too: no endpoint left, and every switch stopped by its role."""
+    yield
+    for pid in icpd_testpmds():
+        os.kill(pid, signal.SIGKILL)
+    for vswitch in ("basicfwd", "ovs"):
+        if (STATE_DIR / f"{vswitch}.json").exists():
+            play(ansible_env, "switch.yml", ok=False, icpd_vswitch=vswitch, icpd_action="stop")
 
 
 def test_second_provisioning_changes_nothing(
@@ -342,22 +332,11 @@ def test_source_build_is_guarded(
     (prefix / "lib" / "pkgconfig" / "libdpdk.pc").write_text(
         "Name: DPDK\nDescription: DPDK\nVersion: 22.11.4\nLibs:\nCflags:\n"
     )
-    built = play(
-        ansible_env,
-        "dpdk_source.yml",
-        dpdk_source_version="22.11.4",
-        dpdk_source_prefix=str(prefix),
-        dpdk_source_dir=str(tmp_path / "src"),
-    )
+    source = {"dpdk_source_version": "22.11.4", "dpdk_source_dir": str(tmp_path / "src")}
+    built = play(ansible_env, "dpdk_source.yml", dpdk_source_prefix=str(prefix), **source)
     assert built.changed == 0 and not (tmp_path / "src").exists()
-    dry = play(
-        ansible_env,
-        "dpdk_source.yml",
-        check=True,
-        dpdk_source_version="22.11.4",
-        dpdk_source_prefix=str(tmp_path / "absent"),
-        dpdk_source_dir=str(tmp_path / "src"),
-    )
+    absent = str(tmp_path / "absent")
+    dry = play(ansible_env, "dpdk_source.yml", check=True, dpdk_source_prefix=absent, **source)
     assert "would download https://fast.dpdk.org/rel/dpdk-22.11.4.tar.xz" in dry.output
     assert not (tmp_path / "absent").exists() and not (tmp_path / "src").exists()
 
@@ -426,9 +405,8 @@ def test_ovs_learns_and_switches(ansible_env: dict[str, str], provisioned: dict[
     assert re.fullmatch(r"ovs \d+\.\d+\.\d+ \(DPDK \d+\.\d+\.\d+\)", started["version"])
     ofports = started["ovs"]["ofports"]
     assert started["ovs"]["other_config"]["per-port-memory"] == "true"
-    assert started["ovs"]["other_config"]["pmd-cpu-mask"] == hex(
-        sum(1 << c for c in started["cores"])
-    )
+    pmd_mask = sum(1 << core for core in started["cores"])
+    assert started["ovs"]["other_config"]["pmd-cpu-mask"] == hex(pmd_mask)
     sender, receiver = started["ports"]
     assert (sender["app"], receiver["app"]) == ("send", "recv")
     # The receiver reflects every frame (macswap), so the bridge learns both addresses.
@@ -439,20 +417,13 @@ def test_ovs_learns_and_switches(ansible_env: dict[str, str], provisioned: dict[
     time.sleep(1)  # OVS and the receiver drain their rings
     rx_ep.pause()
     stats = settled_ovs_stats(ofports, [sender["name"], receiver["name"]])
-    fdb = dict(
-        re.findall(
-            r"^\s*(\d+)\s+\d+\s+([0-9a-f:]{17})\s+\d+",
-            run(["ovs-appctl", "fdb/show", ROLE_VARS["vswitch_ovs_bridge"]]),
-            re.M,
-        )
-    )
+    fdb_text = run(["ovs-appctl", "fdb/show", ROLE_VARS["vswitch_ovs_bridge"]])
+    fdb = re.findall(r"^\s*(\d+)\s+\d+\s+([0-9a-f:]{17})\s+\d+", fdb_text, re.M)
     pmd = run(["ovs-appctl", "dpif-netdev/pmd-stats-show"])
     sent, reflected = tx_ep.finish(), rx_ep.finish()
     into, out_of = stats[sender["name"]], stats[receiver["name"]]
-    assert {v: int(k) for k, v in fdb.items()} == {
-        sender["mac"]: ofports[sender["name"]],
-        receiver["mac"]: ofports[receiver["name"]],
-    }
+    learned = {mac: int(port) for port, mac in fdb}
+    assert learned == {p["mac"]: ofports[p["name"]] for p in (sender, receiver)}, fdb_text
     assert sent.tx == into["rx_packets"] > 0, (sent, into)
     assert out_of["tx_packets"] + out_of["tx_dropped"] == into["rx_packets"]
     assert reflected.rx == out_of["tx_packets"] > 0
@@ -469,21 +440,26 @@ def test_killed_switches_are_cleaned_up(
     ansible_env: dict[str, str], provisioned: dict[str, Any]
 ) -> None:
     started = switch(ansible_env, "basicfwd", "start")
-    receiver = Endpoint("icp1", started["ports"][1], "rxonly", server=False)
+    sender, receiver = started["ports"]
+    ends = [Endpoint(receiver["name"], receiver, "rxonly", False)]
+    ends.append(Endpoint(sender["name"], sender, "txonly", False))
     os.kill(int((STATE_DIR / "basicfwd.pid").read_text()), signal.SIGKILL)
     time.sleep(0.5)
-    receiver.finish()
+    assert ends[1].finish().tx > 0  # the sender was sending when the switch died
+    ends[0].finish()
     assert len(list(SOCK_DIR.glob("*.sock"))) == 2  # what the killed testpmd left
     switch(ansible_env, "basicfwd", "stop")
     assert leftovers() == [] and not icpd_testpmds()
 
     before = ovs_state()
     started = switch(ansible_env, "ovs", "start")
-    receiver = Endpoint("icp1", started["ports"][1], "rxonly", server=True)
-    vswitchd = int((OVS_RUNDIR / "ovs-vswitchd.pid").read_text())
-    os.kill(vswitchd, signal.SIGKILL)
+    sender, receiver = started["ports"]
+    ends = [Endpoint(receiver["name"], receiver, "rxonly", True)]
+    ends.append(Endpoint(sender["name"], sender, "txonly", True))
+    os.kill(int((OVS_RUNDIR / "ovs-vswitchd.pid").read_text()), signal.SIGKILL)
     time.sleep(0.5)
-    receiver.finish()
+    assert ends[1].finish().tx > 0
+    ends[0].finish()
     assert (OVS_RUNDIR / "ovs-vswitchd.pid").exists()  # what the killed daemon left
     switch(ansible_env, "ovs", "stop")
     assert ovs_state() == before

@@ -1,4 +1,4 @@
-"""The benchmark's lab: the topology of the native tests, processes inside it, host facts.
+"""The lab of socket_bench.py: the topology of the native tests, processes inside it, host facts.
 
 Two network namespaces (icpb-a, icpb-b), each holding one end of a veth pair whose other end is
 a port of a linux bridge in a third namespace (icpb-br). Processes run in their own process
@@ -171,8 +171,9 @@ def version(*argv: str) -> str:
     return ((done.stdout + done.stderr).strip().splitlines() or ["?"])[0]
 
 
-def machine(icperf: str) -> dict[str, Any]:
-    digest = hashlib.sha256(Path(icperf).read_bytes()).hexdigest()[:16]
+def machine(icperf: str, copy: str) -> dict[str, Any]:
+    """Host facts; `copy` is the binary actually run, `icperf` where it came from."""
+    digest = hashlib.sha256(Path(copy).read_bytes()).hexdigest()[:16]
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"model name\s*:\s*(.*)", cpuinfo)
     return {"nproc": os.cpu_count(), "cpu": model.group(1) if model else "?",

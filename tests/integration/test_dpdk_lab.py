@@ -1,0 +1,63 @@
+"""A DPDK switch end to end: dpdk- applets in LXC containers through testpmd (basicfwd)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import HOST_TEST_MARKS, base_vars, host_state, run_playbook, summary
+
+pytestmark = HOST_TEST_MARKS
+
+# Hugepages and DPDK's runtime state are host-wide: wait for the DPDK switch tests
+# (test_dpdk_switches.py) rather than run beside them.
+DPDK_TESTS_LOCK = Path("/run/lock/icperf-test-icpd.lock")
+
+
+def _hugepages() -> tuple[str, bool]:
+    count = Path("/proc/sys/vm/nr_hugepages").read_text().strip()
+    mounted = any(
+        line.split()[1] == "/dev/hugepages"
+        for line in Path("/proc/mounts").read_text().splitlines()
+    )
+    return count, mounted
+
+
+@pytest.fixture
+def dpdk_host_lock() -> Iterator[None]:
+    DPDK_TESTS_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with DPDK_TESTS_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def test_basicfwd_between_containers(
+    tmp_path: Path, clean_host: dict[str, Any], dpdk_host_lock: None
+) -> None:
+    if not Path("/usr/bin/dpdk-testpmd").exists():
+        pytest.skip("needs dpdk-testpmd (Debian package dpdk)")
+    hugepages_before = _hugepages()
+
+    run = run_playbook(tmp_path, "testset.yml", base_vars(tmp_path, vswitch="basicfwd"))
+
+    assert run.rc == 0, run.stdout[-4000:]
+    folder = tmp_path / "results/32/basicfwd/64/20000"
+    record = json.loads((folder / "test.json").read_text())
+    assert record["status"] == "ok", record["reason"]
+    assert record["versions"]["basicfwd"]
+    commands = {app["app"]: app["command"] for app in record["apps"]}
+    assert commands["send"][1] == "dpdk-send" and commands["recv"][1] == "dpdk-recv"
+    sent = summary(folder / "icpl-s0.send.jsonl")
+    received = summary(folder / "icpl-r0.recv.jsonl")
+    assert sent["sent"] > 0
+    assert received["rx"] == sent["sent"]
+    assert received["lost"] == 0
+    # The switch, the containers and the hugepages are gone; the host is as it was.
+    assert host_state() == clean_host
+    assert _hugepages() == hugepages_before
+    assert not any(Path("/run/icperf/vhost").glob("icpl-*.sock"))
