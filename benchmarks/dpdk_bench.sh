@@ -3,10 +3,12 @@
 # switch -> testpmd rxonly, one pair, 64-byte frames, for every switch (vswitch_basicfwd,
 # vswitch_ovs) and every number of switch cores, interleaved round by round (A B A B ...)
 # because the machine is noisy. The switch runs on the cores the lab allocation gives it
-# (icperf.lab.vswitch_cores); both ends share CPU 0. Endpoints' memory: 2 MB hugepages,
-# --in-memory --single-file-segments (what the applets use).
+# (icperf.lab.vswitch_cores); the ends run on -p CPUs (default: both on CPU 0, so on a
+# 2-CPU host the rate also depends on how the scheduler splits CPU 0 between sender and
+# receiver: compare switches within one run only). Endpoints' memory: 2 MB hugepages,
+# --in-memory --single-file-segments --iova-mode=va (what the applets use).
 #
-#   benchmarks/dpdk_bench.sh [-s SECONDS] [-r ROUNDS] [-w "basicfwd ovs"] [-c "1 2"]
+#   benchmarks/dpdk_bench.sh [-s SECONDS] [-r ROUNDS] [-w "basicfwd ovs"] [-c "1 2"] [-p "TX RX"]
 #
 # Prints one CSV line per run (switch,cores,round,rx_mpps) and the median per switch and
 # core count. The rate is the median of testpmd's per-second Rx-pps over the steady
@@ -18,13 +20,15 @@ seconds=8
 rounds=3
 switches="basicfwd ovs"
 core_counts="1"
-while getopts "s:r:w:c:h" opt; do
+end_cpus="0 0"
+while getopts "s:r:w:c:p:h" opt; do
     case $opt in
         s) seconds=$OPTARG ;;
         r) rounds=$OPTARG ;;
         w) switches=$OPTARG ;;
         c) core_counts=$OPTARG ;;
-        *) sed -n '2,14p' "$0"; exit 2 ;;
+        p) end_cpus=$OPTARG ;;
+        *) sed -n '2,16p' "$0"; exit 2 ;;
     esac
 done
 for value in "$seconds" "$rounds"; do
@@ -34,6 +38,8 @@ done
 for name in $switches; do
     [[ $name == basicfwd || $name == ovs ]] || { echo "dpdk_bench: -w: unknown switch '$name' (basicfwd, ovs)" >&2; exit 2; }
 done
+read -r tx_cpu rx_cpu <<< "$end_cpus"
+[[ $tx_cpu =~ ^[0-9]+$ && $rx_cpu =~ ^[0-9]+$ ]] || { echo "dpdk_bench: -p takes two CPU numbers (got '$end_cpus')" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "dpdk_bench: run as root" >&2; exit 2; }
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,11 +82,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# endpoint NAME SOCK MAC MODE [server=1] -> pid; per-second statistics in $work/NAME.log
+# endpoint NAME CPU SOCK MAC MODE [server=1] -> pid; per-second statistics in $work/NAME.log
 endpoint() {
-    local vdev="net_virtio_user0,path=$2,queue_size=$queue,mac=$3${5:+,$5}"
-    stdbuf -oL "$testpmd" --lcores=0@0,1@0 --main-lcore=0 --no-pci --in-memory --single-file-segments \
-        -m 256 --file-prefix="icpd-bench-$1" --vdev="$vdev" -- --forward-mode="$4" --auto-start \
+    local vdev="net_virtio_user0,path=$3,queue_size=$queue,mac=$4${6:+,$6}"
+    stdbuf -oL "$testpmd" --lcores="0@$2,1@$2" --main-lcore=0 --no-pci --in-memory --single-file-segments \
+        --iova-mode=va -m 256 --file-prefix="icpd-bench-$1" --vdev="$vdev" -- --forward-mode="$5" --auto-start \
         --stats-period=1 --rxd=$queue --txd=$queue --total-num-mbufs=40000 \
         --eth-peer=0,02:00:00:00:03:0b > "$work/$1.log" 2>&1 &
     endpoints+=($!)
@@ -110,8 +116,8 @@ for ((round = 1; round <= rounds; round++)); do
                 -e icpd_report="$work/report.json"
             server=""
             [[ $name == ovs ]] && server="server=1"
-            endpoint rx "$sock_dir/icp1.sock" 02:00:00:00:03:0b rxonly $server
-            endpoint tx "$sock_dir/icp0.sock" 02:00:00:00:03:0a txonly $server
+            endpoint rx "$rx_cpu" "$sock_dir/icp1.sock" 02:00:00:00:03:0b rxonly $server
+            endpoint tx "$tx_cpu" "$sock_dir/icp0.sock" 02:00:00:00:03:0a txonly $server
             sleep "$seconds"
             kill -INT "${endpoints[@]}"
             wait "${endpoints[@]}" || true

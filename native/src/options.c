@@ -38,8 +38,8 @@ void options_usage(FILE *f, const char *applet)
 		fprintf(f,
 			"dpdk-send, dpdk-recv, dpdk-client, dpdk-server (EAL arguments after --, "
 			"port 0 of what EAL finds):\n"
-			"  --ring N     rx and tx descriptors per queue, %d..%d (default %d), capped "
-			"by the device\n"
+			"  --ring N     rx and tx descriptors per queue, %d..%d (default %d),\n"
+			"               capped by the device\n"
 			"  -R, -B, -m   socket options: accepted and ignored\n",
 			ICPERF_MIN_RING, ICPERF_MAX_RING, ICPERF_DEFAULT_RING);
 #endif

@@ -1,4 +1,4 @@
-"""A DPDK switch end to end: dpdk- applets in LXC containers through testpmd (basicfwd)."""
+"""DPDK switches end to end: dpdk- applets in LXC containers through testpmd and OVS-DPDK."""
 
 from __future__ import annotations
 
@@ -36,20 +36,27 @@ def dpdk_host_lock() -> Iterator[None]:
         yield
 
 
-def test_basicfwd_between_containers(
-    tmp_path: Path, clean_host: dict[str, Any], dpdk_host_lock: None
+SWITCH_BINARIES = {
+    "basicfwd": "/usr/bin/dpdk-testpmd",
+    "ovs": "/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk",
+}
+
+
+@pytest.mark.parametrize("vswitch", ["basicfwd", "ovs"])
+def test_dpdk_switch_between_containers(
+    tmp_path: Path, clean_host: dict[str, Any], dpdk_host_lock: None, vswitch: str
 ) -> None:
-    if not Path("/usr/bin/dpdk-testpmd").exists():
-        pytest.skip("needs dpdk-testpmd (Debian package dpdk)")
+    if not Path(SWITCH_BINARIES[vswitch]).exists():
+        pytest.skip(f"needs {SWITCH_BINARIES[vswitch]} (scripts/setup.sh installs it)")
     hugepages_before = _hugepages()
 
-    run = run_playbook(tmp_path, "testset.yml", base_vars(tmp_path, vswitch="basicfwd"))
+    run = run_playbook(tmp_path, "testset.yml", base_vars(tmp_path, vswitch=vswitch))
 
     assert run.rc == 0, run.stdout[-4000:]
-    folder = tmp_path / "results/32/basicfwd/64/20000"
+    folder = tmp_path / f"results/32/{vswitch}/64/20000"
     record = json.loads((folder / "test.json").read_text())
     assert record["status"] == "ok", record["reason"]
-    assert record["versions"]["basicfwd"]
+    assert record["versions"][vswitch]
     commands = {app["app"]: app["command"] for app in record["apps"]}
     assert commands["send"][1] == "dpdk-send" and commands["recv"][1] == "dpdk-recv"
     sent = summary(folder / "icpl-s0.send.jsonl")

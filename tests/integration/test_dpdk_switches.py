@@ -113,9 +113,8 @@ class Endpoint:
     """A testpmd on one virtio_user port: the stand-in for a container's DPDK applet.
 
     Interactive (commands on stdin): "stop" ends the forwarding but keeps the port
-    connected, so that nothing is left in flight when the counters are compared. Its
-    memory is ordinary pages (--no-huge): the switches take theirs from the hugepage pool,
-    which other DPDK programs on a shared host may be resizing at the same time.
+    connected, so that nothing is left in flight when the counters are compared. Memory
+    and IOVA settings are the ones the applets use (docs/dpdk.md).
     """
 
     def __init__(self, name: str, port: dict[str, Any], mode: str, server: bool) -> None:
@@ -126,7 +125,8 @@ class Endpoint:
         argv = [
             # Line-buffered output: the log shows each answer as soon as it is printed.
             "stdbuf", "-oL", TESTPMD, f"--lcores=0@{cpu},1@{cpu}", "--main-lcore=0", "--no-pci",
-            "--no-huge", "-m", "256", f"--file-prefix=icpd-{name}",
+            "--in-memory", "--single-file-segments", "--iova-mode=va", "-m", "256",
+            f"--file-prefix=icpd-{name}",
             f"--vdev={vdev}{',server=1' if server else ''}",
             "--", "-i", f"--forward-mode={mode}", "--auto-start", f"--rxd={QUEUE_SIZE}",
             f"--txd={QUEUE_SIZE}", "--total-num-mbufs=40000", f"--eth-peer=0,{port['peer_mac']}",
