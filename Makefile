@@ -6,7 +6,7 @@ PY        := $(VENV)/bin/python
 PYTEST    := $(VENV)/bin/pytest
 RESULTS   ?= results
 REPORT    ?= report
-SWEEP_ARGS ?=
+SWEEP_ARGS ?= -e duration=10
 
 .PHONY: setup native run test lint clean
 
