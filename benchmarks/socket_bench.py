@@ -170,8 +170,8 @@ class Bench:
 
     def icperf_rtt(self, blocking: bool) -> Result:
         """Both client threads on the sender's CPU, as sockperf's one-threaded client; the
-        server busy-polls the other CPU. The pacing thread spins between bursts, so a
-        receiving thread on the same CPU must block (-B) to be scheduled promptly."""
+        server busy-polls the other CPU. With and without -B: a polling receiving thread
+        competes for that CPU with the pacing thread."""
         server = self.start(NS_B, self.icperf_argv("server", "b"))
         server.wait_output(r'"type": ?"start"')
         client = self.start(NS_A, self.icperf_argv(
@@ -293,6 +293,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--seconds must be at least 3 (first and last are partial), got {args.seconds}")
     if args.perf and not args.perf.is_dir():
         p.error(f"--perf: {args.perf} is not a directory")
+    if args.perf and not shutil.which("perf"):
+        p.error("--perf: the perf tool is not installed (apt-get install linux-perf)")
     return args
 
 
@@ -325,7 +327,9 @@ def run_all(args: argparse.Namespace, names: list[str], logdir: Path) -> dict[st
     print("\n".join(f"{k}: {v}" for k, v in info["machine"].items()))
     print(f"load average at start: {info['load_start']}")
     runs: list[Result] = []
-    signal.signal(signal.SIGTERM, interrupted)
+    # also SIGINT: a shell starts background jobs with it ignored, and Python keeps that
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupted)
     try:
         for rnd in range(1, args.rounds + 1):
             for name in names:
@@ -347,6 +351,7 @@ def run_all(args: argparse.Namespace, names: list[str], logdir: Path) -> dict[st
             info["load"].append(loadavg())
     except KeyboardInterrupt:
         print("interrupted: topology removed, partial results follow", file=sys.stderr)
+        info["interrupted"] = True
     finally:
         stop_all()
         destroy_topology()
@@ -356,7 +361,7 @@ def run_all(args: argparse.Namespace, names: list[str], logdir: Path) -> dict[st
 
 
 def interrupted(signum: int, _frame: object) -> None:
-    """SIGTERM takes the same way out as Ctrl-C: stop the tools, remove the topology."""
+    """Every stop signal takes the way out of Ctrl-C: stop the tools, remove the topology."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -380,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             info = run_all(args, names, Path(tmp))
     if args.json:
         args.json.write_text(json.dumps(info, indent=1) + "\n")
+    if info.get("interrupted"):
+        return 130
     return 1 if any("error" in r for r in info["runs"]) else 0
 
 

@@ -187,6 +187,10 @@ def loadavg() -> str:
 
 
 def wait_quiet(limit: float, timeout: float) -> None:
+    """Waits up to `timeout` s for a 1-minute load average at most `limit`."""
     deadline = time.monotonic() + timeout
+    if timeout > 0 and float(loadavg().split()[0]) > limit:
+        print(f"waiting up to {timeout:.0f} s for a load average <= {limit} ({loadavg()})",
+              flush=True)
     while float(loadavg().split()[0]) > limit and time.monotonic() < deadline:
         time.sleep(10)

@@ -168,6 +168,15 @@ int transport_udp_open(const struct options *o, struct transport **out)
 		udp_close(&u->base);
 		return 1;
 	}
+	/* A connected sender keeps its route instead of looking it up per packet. Receivers
+	 * stay unconnected: they accept whichever peer sends to their port. */
+	if ((o->role == ROLE_SEND || o->role == ROLE_CLIENT) &&
+	    connect(fd, (struct sockaddr *)&u->remote, sizeof(u->remote)) == 0) {
+		for (unsigned i = 0; i < o->burst; i++) {
+			u->tx_msgs[i].msg_hdr.msg_name = NULL;
+			u->tx_msgs[i].msg_hdr.msg_namelen = 0;
+		}
+	}
 	*out = &u->base;
 	return 0;
 }
