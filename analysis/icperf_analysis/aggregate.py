@@ -102,7 +102,13 @@ def test_summary(dataset: Dataset, apps: pd.DataFrame) -> pd.DataFrame:
     out["sum_rx_pps"] = _sum_all(receivers["rate_mean"], receivers["test_idx"])
     out["sent_pps"] = _sum_all(senders["sent_mean"], senders["test_idx"])
     out["offered_pps"] = _sum_all(senders["attempted_mean"], senders["test_idx"])
-    out["loss_ratio"] = 1.0 - out["sum_rx_pps"] / out["sent_pps"]
+    # Whole-run counts when every app wrote a summary: each app's steady window is its own
+    # seconds, so a sender's and its receiver's mean rates differ by more than the loss.
+    # Logs without summaries (the thesis' text logs) fall back to the steady rates.
+    rx_total = _sum_all(receivers["rx_total"], receivers["test_idx"])
+    sent_total = _sum_all(senders["sent_total"], senders["test_idx"])
+    by_rate = 1.0 - out["sum_rx_pps"] / out["sent_pps"]
+    out["loss_ratio"] = (1.0 - rx_total / sent_total).reindex(out.index).fillna(by_rate)
     dropped = _sum_all(senders["dropped_mean"], senders["test_idx"])
     out["drop_ratio"] = dropped / out["offered_pps"]
     out["rate_cv_max"] = apps.groupby("test_idx")["rate_cv"].max()

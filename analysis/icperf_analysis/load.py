@@ -201,7 +201,8 @@ def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path) -> None:
                    "container": app.get("container"), "peer": app.get("peer"),
                    "host": app.get("host"), "log": app["log"], "log_found": False,
                    "n_seconds": 0, "corrupt_lines": 0, "has_summary": False, "end_reason": None,
-                   "rtt_min_ns": None, "rtt_max_ns": None}
+                   "rtt_min_ns": None, "rtt_max_ns": None,
+                   "sent_total": None, "rx_total": None}
         log_path = test_dir / app["log"]
         if not log_path.is_file():
             if doc["status"] == "ok":
@@ -216,7 +217,9 @@ def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path) -> None:
                     "corrupt_lines": log.corrupt_lines, "has_summary": log.summary is not None,
                     "end_reason": summary.get("reason"),
                     "rtt_min_ns": _number(summary.get("rtt_min_ns")),
-                    "rtt_max_ns": _number(summary.get("rtt_max_ns"))}
+                    "rtt_max_ns": _number(summary.get("rtt_max_ns")),
+                    "sent_total": _number(summary.get("sent")),
+                    "rx_total": _number(summary.get("rx"))}
         hist = (log.hist_values, log.hist_counts) if log.has_hist else None
         builder.add_app(app_row, log.seconds, hist)
     if receivers != params["pairs"]:
@@ -239,7 +242,8 @@ def _add_thesis_test(builder: _Builder, root: Path, test: ThesisTest) -> None:
                    "container": None, "peer": None, "host": None, "log": log.path.name,
                    "log_found": True, "n_seconds": log.n_seconds,
                    "corrupt_lines": log.corrupt_lines, "has_summary": log.has_summary,
-                   "end_reason": None, "rtt_min_ns": None, "rtt_max_ns": None}
+                   "end_reason": None, "rtt_min_ns": None, "rtt_max_ns": None,
+                   "sent_total": None, "rx_total": None}
         builder.add_app(app_row, log.seconds, log.hist)
 
 

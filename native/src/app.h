@@ -41,6 +41,13 @@ double run_elapsed(const struct run *r, uint64_t now);
 
 void counters_add(struct counters *total, const struct counters *c);
 
+struct report;
+
+/* For now >= next_tick: writes the second's counters, adds them to total, clears them and
+ * returns whether the duration is over. */
+bool run_close_second(struct run *r, uint64_t now, struct report *rep, struct counters *cur,
+		      struct counters *total);
+
 int app_send(const struct options *o);
 int app_recv(const struct options *o);
 int app_client(const struct options *o);

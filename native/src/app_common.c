@@ -89,6 +89,18 @@ bool run_tick(struct run *r, uint64_t now, struct second_record *rec)
 	return r->duration && r->sec >= r->duration;
 }
 
+bool run_close_second(struct run *r, uint64_t now, struct report *rep, struct counters *cur,
+		      struct counters *total)
+{
+	struct second_record rec;
+	bool over = run_tick(r, now, &rec);
+	rec.c = *cur;
+	report_second(rep, &rec);
+	counters_add(total, cur);
+	*cur = (struct counters){ 0 };
+	return over;
+}
+
 double run_elapsed(const struct run *r, uint64_t now)
 {
 	return (double)(now - r->start) / (double)g_clock.hz;

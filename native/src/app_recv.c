@@ -53,14 +53,8 @@ int app_recv(const struct options *o)
 		rx_release(t, n);
 		now = clock_ticks();
 		if (now >= run.next_tick) {
-			struct second_record rec;
-			bool over = run_tick(&run, now, &rec);
 			take_seq_counts(&cur, &sc);
-			rec.c = cur;
-			report_second(&rep, &rec);
-			counters_add(&total, &cur);
-			cur = (struct counters){ 0 };
-			if (over) {
+			if (run_close_second(&run, now, &rep, &cur, &total)) {
 				reason = "duration";
 				break;
 			}

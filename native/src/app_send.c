@@ -7,18 +7,6 @@
 #include "pacer.h"
 #include "payload.h"
 
-static void close_second(struct report *rep, struct run *run, uint64_t now,
-			 struct counters *cur, struct counters *total, bool *over)
-{
-	struct second_record rec;
-	*over = run_tick(run, now, &rec);
-	cur->dropped = cur->attempted - cur->sent;
-	rec.c = *cur;
-	report_second(rep, &rec);
-	counters_add(total, cur);
-	*cur = (struct counters){ 0 };
-}
-
 int app_send(const struct options *o)
 {
 	struct transport *t;
@@ -60,9 +48,8 @@ int app_send(const struct options *o)
 			continue;
 		}
 		if (now >= run.next_tick) {
-			bool over;
-			close_second(&rep, &run, now, &cur, &total, &over);
-			if (over) {
+			cur.dropped = cur.attempted - cur.sent;
+			if (run_close_second(&run, now, &rep, &cur, &total)) {
 				by_duration = true;
 				break;
 			}

@@ -26,13 +26,7 @@ int app_server(const struct options *o)
 		}
 		now = clock_ticks();
 		if (now >= run.next_tick) {
-			struct second_record rec;
-			bool over = run_tick(&run, now, &rec);
-			rec.c = cur;
-			report_second(&rep, &rec);
-			counters_add(&total, &cur);
-			cur = (struct counters){ 0 };
-			if (over) {
+			if (run_close_second(&run, now, &rep, &cur, &total)) {
 				reason = "duration";
 				break;
 			}

@@ -10,7 +10,7 @@ import pytest
 from icperf_analysis.aggregate import Aggregates
 from icperf_analysis.load import Dataset
 
-from analysis_trees import analyse, latency_test, throughput_test
+from analysis_trees import analyse, latency_test, log_text, params, throughput_test, write_test
 
 STEADY_STD = (2e8 / 3) ** 0.5  # 900k, 910k, 890k, 900k
 
@@ -35,7 +35,8 @@ def test_steady_state_mean_std_cv(icperf_result: tuple[Dataset, Aggregates]) -> 
     send = _app(agg, "32/linux-bridge/64/1000000", "send").iloc[0]
     assert send["rate_mean"] == pytest.approx(1_000_000)  # the 500k warm-up seconds are gone
     row = _row(agg, "32/linux-bridge/64/1000000")
-    assert row["loss_ratio"] == pytest.approx(0.1)
+    # summaries: 7 200 100 received of 11 500 000 sent over the whole run
+    assert row["loss_ratio"] == pytest.approx(1 - 7_200_100 / 11_500_000)
     assert row["m_mpps"] == pytest.approx(0.9)
 
 
@@ -80,7 +81,8 @@ def test_t_equals_m_times_n(icperf_result: tuple[Dataset, Aggregates]) -> None:
     ok = s[s["t_pps"].notna()]
     np.testing.assert_allclose(ok["t_pps"], ok["m_pps"] * ok["pairs"])
     np.testing.assert_allclose(ok["t_pps"], ok["sum_rx_pps"])  # every receiver present
-    assert row["loss_ratio"] == pytest.approx(0.5)  # 2 x 1M sent
+    # summaries: 6 000 100 + 5 200 100 received of 2 x 11 500 000 sent
+    assert row["loss_ratio"] == pytest.approx(1 - 11_200_200 / 23_000_000)
 
 
 def test_corrupt_log_counts_and_keeps_good_seconds(
@@ -161,3 +163,19 @@ def test_percentiles_are_clamped_to_the_measured_extremes(tmp_path: Path) -> Non
     assert row["rtt_p50_us"] == pytest.approx(10.05)
     assert row["rtt_p99_us"] == pytest.approx(20.0)
     assert row["rtt_hist_mean_us"] == pytest.approx((10_000 * 98 + 20_100 * 2) / 100 / 1000)
+
+
+def test_loss_counts_whole_run_not_shifted_windows(tmp_path: Path) -> None:
+    # The receiver runs a second longer at each end, so its steady window (its seconds 6-9 =
+    # the sender's 5-8: 1M, 0.8M, 0.8M, 1M) is not the sender's (seconds 6-7: 0.8M, 0.8M):
+    # mean rates give 0.9M received of 0.8M sent, yet every packet arrived.
+    tx = [{"attempted": n, "sent": n, "dropped": 0}
+          for n in [1_000_000] * 5 + [800_000] * 2 + [1_000_000] * 5]
+    idle = [{"rx": 0, "lost": 0, "reordered": 0, "duplicated": 0}]
+    rx = idle + [{"rx": t["sent"], "lost": 0, "reordered": 0, "duplicated": 0} for t in tx] + idle
+    write_test(tmp_path / "shifted", params(duration=12),
+               [("icp0", "send", log_text("send", tx)), ("icp1", "recv", log_text("recv", rx))])
+    row = analyse(tmp_path)[1].summary.iloc[0]
+    assert row["m_pps"] == pytest.approx(900_000)
+    assert row["sent_pps"] == pytest.approx(800_000)
+    assert row["loss_ratio"] == 0.0

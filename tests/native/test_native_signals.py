@@ -40,9 +40,12 @@ def test_signal_ends_run_with_summary(topo: Topology, applet: str, name: str) ->
 
 def test_deferred_records_wait_for_the_end(topo: Topology) -> None:
     recv = Applet(topo.b.ns, ["recv", *endpoints(topo.b, topo.a), "-B", "-s"])
-    send = Applet(topo.a.ns, ["send", *endpoints(topo.a, topo.b), "-r", "2000", "-s"])
+    send = None
     try:
+        # The sender starts only once the receiver's socket is bound: a first burst sent
+        # before that is refused by the receiving stack and shows up as lost.
         recv.wait_started()
+        send = Applet(topo.a.ns, ["send", *endpoints(topo.a, topo.b), "-r", "2000", "-s"])
         send.wait_started()
         time.sleep(2.3)
         # Two seconds have passed: still only the start records.
@@ -55,7 +58,8 @@ def test_deferred_records_wait_for_the_end(topo: Topology) -> None:
         recv.send_signal(signal.SIGINT)
         got = recv.finish(timeout=5)
     finally:
-        send.kill()
+        if send is not None:
+            send.kill()
         recv.kill()
     assert sent.returncode == 0 and got.returncode == 0
     # Text form: start, the held Tx-pps/Rx-pps seconds, then the summary.
