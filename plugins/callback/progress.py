@@ -19,6 +19,7 @@ description:
   - Reads two facts set on any host with M(ansible.builtin.set_fact)
     C(icperf_plan) (C(total), C(to_run), C(skipped), C(seconds_per_test)) once before the
     first test, and C(icperf_progress) (C(index), C(total), C(id)) at the start of each test.
+  - Prints each line of a fact C(icperf_warnings) (a list) as a warning.
   - The estimate is the mean measured duration of the finished tests (the time between two
     successive C(icperf_progress) events) times the tests left; before a test has finished it
     is C(seconds_per_test).
@@ -82,6 +83,9 @@ class CallbackModule(CallbackBase):
         for line in lines:
             if line is not None:
                 self._display.display(line)
+        warnings = facts.get("icperf_warnings")
+        for warning in warnings if isinstance(warnings, list) else []:
+            self._display.warning(f"icperf: {warning}")
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
         line = self.tracker.summary()

@@ -15,10 +15,13 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.icperf.lab.plugins.module_utils import (
     addresses,
     command,
+    identity,
     labfile,
     matrix,
     params,
+    plan,
     sequences,
+    vswitches,
 )
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
 
@@ -42,7 +45,7 @@ def read_lab(path: str) -> object:
 
 
 class FilterModule:
-    """icperf.lab filters: value sequences, test parameters, lab containers, test matrix."""
+    """icperf.lab filters: sequences, parameters, labs, the test matrix, plans and resume."""
 
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
@@ -51,7 +54,12 @@ class FilterModule:
             "read_lab": _filter(read_lab),
             "lab_containers": _filter(labfile.lab_containers),
             "vswitch_cores": _filter(labfile.vswitch_cores),
+            "read_labs": _filter(matrix.read_labs),
             "test_matrix": _filter(matrix.test_matrix),
+            "plan_tests": _filter(plan.plan_tests),
+            "shared_core_warnings": _filter(plan.shared_core_warnings),
+            "resume_plan": _filter(identity.resume_plan),
+            "vswitch_traits": _filter(vswitches.vswitch_traits),
             "icperf_command": _filter(command.icperf_command),
             "mac_address": _filter(addresses.mac_address),
             "ip_address": _filter(addresses.ip_address),

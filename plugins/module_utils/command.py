@@ -10,11 +10,16 @@ from ansible_collections.icperf.lab.plugins.module_utils.params import (
     BURST_RANGE,
     FLAGS,
     PKT_SIZE_RANGE,
-    VSWITCHES,
     parse_bool,
 )
+from ansible_collections.icperf.lab.plugins.module_utils.vswitches import (
+    APPLETS_DPDK,
+    ATTACH_VF_PCI,
+    ATTACH_VHOST_USER,
+    SwitchTraits,
+    traits,
+)
 
-SOCKET_VSWITCH = "linux-bridge"
 CONTAINER_IFACE = "eth0"
 # Deep virtio rings: with 256 entries three pollers sharing two cores manage tens of kpps.
 VIRTIO_QUEUE_SIZE = 16384
@@ -49,21 +54,30 @@ def _container_cpus(container: Mapping[str, object]) -> list[int]:
     return cpus
 
 
-def eal_args(container: Mapping[str, object], vswitch: str) -> list[str]:
+def eal_args(container: Mapping[str, object], vswitch: str | SwitchTraits) -> list[str]:
     """DPDK EAL arguments: the container's port, a private file prefix and its cores."""
+    row = vswitch if isinstance(vswitch, SwitchTraits) else traits(vswitch)
     name = _container_field(container, "name")
     cpus = _container_cpus(container)
-    if vswitch == "sriov":
+    if row.attach == ATTACH_VF_PCI:
         port = ["-a", _container_field(container, "vf_pci")]
-    else:
+    elif row.attach == ATTACH_VHOST_USER:
         sock = _container_field(container, "sock")
         port = [
-            f"--vdev=net_virtio_user0,path={sock},queue_size={VIRTIO_QUEUE_SIZE}",
+            f"--vdev=net_virtio_user0,path={sock},queue_size={VIRTIO_QUEUE_SIZE}"
+            + row.vdev_options,
             "--no-pci",
             # vhost-user needs the memory in few files; per-page files exceed its regions.
             "--single-file-segments",
         ]
-    return [*port, f"--file-prefix={name}", "-l", ",".join(str(cpu) for cpu in cpus)]
+    else:
+        raise IcperfInputError(
+            f"vswitch: {row.name} attaches containers by {row.attach}, which DPDK applets "
+            "cannot drive"
+        )
+    return [
+        *port, *row.eal_args, f"--file-prefix={name}", "-l", ",".join(str(cpu) for cpu in cpus)
+    ]
 
 
 def icperf_command(
@@ -74,20 +88,18 @@ def icperf_command(
 ) -> list[str]:
     """argv of the applet for ``container`` (a lab_containers entry) in test ``params``.
 
-    linux-bridge runs the socket applet (send, recv, client, server); every other switch
-    runs its dpdk- twin with EAL arguments after ``--``. -R, -B and -m only concern the
-    socket applets and are left out of DPDK command lines. ``params`` may also hold
-    ``eal_args``, a list of extra EAL arguments (e.g. ["--no-huge", "-m", "256"]).
+    The switch's traits choose the applet family: socket switches run send, recv, client,
+    server; the others their dpdk- twins with EAL arguments after ``--`` (the container's
+    port, the switch's own EAL arguments, then ``params.eal_args``, a list of extra EAL
+    arguments such as ["-m", "256"]). -R, -B and -m only concern the socket applets and are
+    left out of DPDK command lines; ``params.ring`` (descriptors per queue) only concerns
+    the DPDK ones.
     """
     if not isinstance(container, Mapping):
         raise IcperfInputError(f"container: {container!r} is not a mapping")
     if not isinstance(params, Mapping):
         raise IcperfInputError(f"params: {params!r} is not a mapping")
-    vswitch = params.get("vswitch")
-    if vswitch not in VSWITCHES:
-        raise IcperfInputError(
-            f"vswitch: unknown virtual switch {vswitch!r} (known: {', '.join(VSWITCHES)})"
-        )
+    row = traits(params.get("vswitch"))
     app = container.get("app")
     if app not in PEER_APP:
         raise IcperfInputError(f"container.app: {app!r} is not one of {', '.join(PEER_APP)}")
@@ -100,7 +112,7 @@ def icperf_command(
         for flag in FLAGS
     }
     cpus = _container_cpus(container)
-    dpdk = vswitch != SOCKET_VSWITCH
+    dpdk = row.applets == APPLETS_DPDK
 
     argv = [
         binary,
@@ -127,8 +139,10 @@ def icperf_command(
     if not flags["debug"]:
         argv.append("-s")
     if dpdk:
+        if params.get("ring") is not None:
+            argv += ["--ring", str(_int_param(params, "ring", 64, 32768))]
         extra = params.get("eal_args") or []
         if not isinstance(extra, list) or not all(isinstance(arg, str) for arg in extra):
             raise IcperfInputError(f"eal_args: {extra!r} is not a list of strings")
-        argv += ["--", *eal_args(container, str(vswitch)), *extra]
+        argv += ["--", *eal_args(container, row), *extra]
     return argv

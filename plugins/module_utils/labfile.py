@@ -11,9 +11,15 @@ from ansible_collections.icperf.lab.plugins.module_utils.labspec import (
     load_lab_file,
     parse_lab,
 )
-from ansible_collections.icperf.lab.plugins.module_utils.params import VSWITCHES
+from ansible_collections.icperf.lab.plugins.module_utils.vswitches import (
+    ATTACH_VF_NETDEV,
+    ATTACH_VF_PCI,
+    traits,
+)
 
-__all__ = ["host_veth", "lab_containers", "load_lab_file", "parse_lab", "vswitch_cores"]
+__all__ = [
+    "host_veth", "lab_containers", "load_lab_file", "parse_lab", "place_lab", "vswitch_cores",
+]  # fmt: skip
 
 HOST_VETH_PREFIX = "icpv-"
 IFNAMSIZ = 15  # longest Linux interface name
@@ -38,7 +44,7 @@ def _sock_path(spec: ContainerSpec, socket_dir: str, position: int) -> str:
     return path
 
 
-def lab_containers(
+def place_lab(
     lab: object,
     host_cores: object,
     reserved_cores: object = (0,),
@@ -47,16 +53,9 @@ def lab_containers(
     socket_dir: str = "/run/icperf/vhost",
     siblings: object = None,
     dimension: str | None = None,
-) -> list[dict[str, object]]:
-    """Return one dict per container of ``lab`` with addresses, peer, cores and ports.
-
-    ``siblings`` (else the lab's ``siblings`` key) maps each CPU to its hyperthread
-    siblings. See docs/labfile.md for the fields and the core allocation rules.
-    """
-    if vswitch not in VSWITCHES:
-        raise IcperfInputError(
-            f"vswitch: unknown virtual switch {vswitch!r} (known: {', '.join(VSWITCHES)})"
-        )
+) -> tuple[list[dict[str, object]], list[int]]:
+    """The containers of ``lab`` (see lab_containers) and the switch's cores, allocated once."""
+    row = traits(vswitch)
     if not isinstance(socket_dir, str) or not socket_dir.startswith("/"):
         raise IcperfInputError(f"socket_dir: {socket_dir!r} is not an absolute path")
     parsed = parse_lab(lab, dimension)
@@ -73,9 +72,11 @@ def lab_containers(
     owners: dict[str, int] = {}
     result: list[dict[str, object]] = []
     for position, spec in enumerate(parsed.containers):
-        if vswitch == "sriov" and spec.vf_pci is None:
+        needs = {ATTACH_VF_PCI: ("vf_pci", spec.vf_pci), ATTACH_VF_NETDEV: ("vf", spec.vf)}
+        if row.attach in needs and needs[row.attach][1] is None:
             raise IcperfInputError(
-                f"containers[{position}].vf_pci: required with vswitch sriov"
+                f"containers[{position}].{needs[row.attach][0]}: required with vswitch "
+                f"{row.name} (its containers attach by {row.attach})"
             )
         veth = host_veth(spec.name)
         sock = _sock_path(spec, socket_dir, position)
@@ -103,8 +104,29 @@ def lab_containers(
             "vf": spec.vf,
             "vf_pci": spec.vf_pci,
             "host_veth": veth,
+            "attach": row.attach,
         })
-    return result
+    return result, allocation.switch
+
+
+def lab_containers(
+    lab: object,
+    host_cores: object,
+    reserved_cores: object = (0,),
+    switch_cores: object = 0,
+    vswitch: str = "linux-bridge",
+    socket_dir: str = "/run/icperf/vhost",
+    siblings: object = None,
+    dimension: str | None = None,
+) -> list[dict[str, object]]:
+    """Return one dict per container of ``lab`` with addresses, peer, cores and ports.
+
+    ``siblings`` (else the lab's ``siblings`` key) maps each CPU to its hyperthread
+    siblings. See docs/labfile.md for the fields and the core allocation rules.
+    """
+    return place_lab(
+        lab, host_cores, reserved_cores, switch_cores, vswitch, socket_dir, siblings, dimension
+    )[0]
 
 
 def vswitch_cores(

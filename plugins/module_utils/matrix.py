@@ -1,19 +1,31 @@
-"""The test matrix of a test set and the result folder of each test."""
+"""The test matrix of a test set: every test, its identity and its results folder."""
 
 from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
+from ansible_collections.icperf.lab.plugins.module_utils.identity import (
+    lab_digest,
+    result_path,
+)
 from ansible_collections.icperf.lab.plugins.module_utils.labspec import (
     load_lab_file,
     parse_lab,
 )
-from ansible_collections.icperf.lab.plugins.module_utils.params import parse_test_params
+from ansible_collections.icperf.lab.plugins.module_utils.params import (
+    FLAGS,
+    parse_test_params,
+)
+from ansible_collections.icperf.lab.plugins.module_utils.vswitches import traits
 
-# Switches that poll no host cores of their own: the kernel bridge and the NIC's switch.
-CORELESS_VSWITCHES = ("linux-bridge", "sriov")
+SET_KEYS = (
+    "vswitches", "pkt_sizes", "bursts", "rates", "labs", "switch_cores", "duration",
+    "dimension", *FLAGS,
+)  # fmt: skip
 
 
 def lab_name(path: str) -> str:
@@ -25,96 +37,97 @@ def lab_name(path: str) -> str:
     return base
 
 
-def result_path(
-    burst: int,
-    vswitch: str,
-    pkt_size: int,
-    rate: int,
-    lab_prefix: str | None = None,
-    switch_cores: int | None = None,
-) -> str:
-    """Result folder of one test: [<lab_prefix>/][c<switch_cores>/]<burst>/<vswitch>/<pkt>/<rate>.
-
-    The last four levels are the thesis' tree (bst-size/vswitch/pkt-size/rate).
-    """
-    parts = [] if lab_prefix is None else [lab_prefix]
-    if switch_cores is not None:
-        parts.append(f"c{switch_cores}")
-    parts += [str(burst), vswitch, str(pkt_size), str(rate)]
-    return "/".join(parts)
-
-
-def _lab_prefixes(names: list[str], pairs: list[int]) -> list[str]:
-    """Prefix per lab: "<S>vs<S>" when pair counts tell the labs apart, else the lab name."""
-    if len(set(pairs)) == len(pairs):
-        return [f"{count}vs{count}" for count in pairs]
-    for position, name in enumerate(names):
-        if names.index(name) != position:
+def read_labs(paths: object) -> dict[str, object]:
+    """Read each lab file once: {path: content}, every lab validated, names unique."""
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, Sequence) or not paths:
+        raise IcperfInputError("labs: missing, give at least one lab file")
+    labs: dict[str, object] = {}
+    names: dict[str, int] = {}
+    for position, path in enumerate(paths):
+        if not isinstance(path, str):
+            raise IcperfInputError(f"labs[{position}]: {path!r} is not a lab file path")
+        try:
+            content = load_lab_file(path)
+            parse_lab(content)
+        except IcperfInputError as error:
+            raise IcperfInputError(f"labs[{position}] ({path}): {error}") from None
+        name = lab_name(path)
+        if name in names:
             raise IcperfInputError(
-                f"labs: labs[{names.index(name)}] and labs[{position}] are both named {name!r} "
-                "and have the same number of pairs; rename one"
+                f"labs: labs[{names[name]}] and labs[{position}] are both named {name!r}, "
+                "and a lab's name is part of its results' folder; rename one"
             )
-    return names
+        names[name] = position
+        labs[path] = content
+    return labs
 
 
 def test_matrix(
-    vswitches: object,
-    pkt_sizes: object,
-    bursts: object,
-    rates: object,
-    labs: object,
-    switch_cores: object = (1,),
-    dimension: str | None = None,
+    params: Mapping[str, Any], labs: Mapping[str, object] | None = None
 ) -> list[dict[str, object]]:
-    """Every test of a test set, in the order of the cartesian product of the arguments.
+    """Every test of a test set, in the order of the cartesian product of its values.
 
-    The product runs over vswitches, pkt_sizes, bursts, rates, labs, switch_cores (the
-    last one varies fastest). Values are validated as check_test_params does; each lab file
-    is read and validated. Switches that use no cores of their own (linux-bridge, sriov)
-    get switch_cores 0 and appear once however many switch_cores values are swept.
+    ``params`` are the test set's parameters (as check_test_params returns them); ``labs``
+    the lab files' contents by path (read_labs; read here when not given). The product runs
+    over vswitches, pkt_sizes, bursts, rates, labs, switch_cores (the last varies fastest).
+    Switches that poll no cores of their own get switch_cores 0 and appear once however
+    many switch_cores values are swept. Each test carries its ``identity`` (every parameter
+    that changes what is measured, see identity.py) and its results folder ``path``.
     """
-    params = parse_test_params({
-        "vswitches": vswitches,
-        "pkt_sizes": pkt_sizes,
-        "bursts": bursts,
-        "rates": rates,
-        "labs": labs,
-        "switch_cores": switch_cores,
-        "dimension": dimension,
-    })
-    if not params.labs:
+    if not isinstance(params, Mapping):
+        raise IcperfInputError(f"params: {params!r} is not a mapping")
+    # The normalised lists; check_test_params also mirrors one-valued lists in singulars.
+    parsed = parse_test_params(
+        {key: params[key] for key in SET_KEYS if params.get(key) is not None}
+    )
+    if not parsed.labs:
         raise IcperfInputError("labs: missing, give at least one lab file")
-    names: list[str] = []
-    pairs: list[int] = []
-    dimensions: list[str] = []
-    for position, path in enumerate(params.labs):
+    contents = dict(labs) if labs is not None else read_labs(parsed.labs)
+    lab_facts = []
+    for position, path in enumerate(parsed.labs):
+        if path not in contents:
+            raise IcperfInputError(f"labs[{position}]: {path} was not read (read_labs)")
+        content = contents[path]
         try:
-            lab = parse_lab(load_lab_file(path), params.dimension)
+            own = parse_lab(content)
+            lab = parse_lab(content, parsed.dimension)
         except IcperfInputError as error:
             raise IcperfInputError(f"labs[{position}] ({path}): {error}") from None
-        names.append(lab_name(path))
-        pairs.append(lab.pairs)
-        dimensions.append(lab.dimension)
-    several_labs = len(params.labs) > 1
-    prefixes: list[str | None] = list(_lab_prefixes(names, pairs)) if several_labs else [None]
-    swept_cores = len(params.switch_cores) > 1
+        lab_facts.append({
+            "lab": path, "lab_name": lab_name(path), "pairs": lab.pairs,
+            "dimension": lab.dimension, "own_dimension": own.dimension,
+            "lab_sha256": lab_digest(content),
+            "hosts": "remote" if any(spec.remote for spec in lab.containers) else "local",
+        })  # fmt: skip
 
     tests: list[dict[str, object]] = []
     seen: set[str] = set()
-    for vswitch, pkt_size, burst, rate, lab_index, cores in itertools.product(
-        params.vswitches,
-        params.pkt_sizes,
-        params.bursts,
-        params.rates,
-        range(len(params.labs)),
-        params.switch_cores,
+    for vswitch, pkt_size, burst, rate, facts, cores in itertools.product(
+        parsed.vswitches,
+        parsed.pkt_sizes,
+        parsed.bursts,
+        parsed.rates,
+        lab_facts,
+        parsed.switch_cores,
     ):
-        used_cores = 0 if vswitch in CORELESS_VSWITCHES else cores
-        path = result_path(
-            burst, vswitch, pkt_size, rate,
-            lab_prefix=prefixes[lab_index],
-            switch_cores=used_cores if swept_cores else None,
-        )  # fmt: skip
+        row = traits(vswitch)
+        identity: dict[str, Any] = {
+            "dimension": facts["dimension"],
+            "hosts": facts["hosts"],
+            "pairs": facts["pairs"],
+            "lab": facts["lab_name"],
+            "lab_sha256": facts["lab_sha256"],
+            "vswitch": vswitch,
+            "pkt_size": pkt_size,
+            "rate": rate,
+            "burst": burst,
+            "duration": parsed.duration,
+            **{flag: parsed.flags[flag] for flag in FLAGS},
+            "switch_cores": cores if row.polls else 0,
+        }
+        path = result_path(identity, str(facts["own_dimension"]), row.polls)
         if path in seen:
             continue
         seen.add(path)
@@ -123,12 +136,13 @@ def test_matrix(
             "pkt_size": pkt_size,
             "burst": burst,
             "rate": rate,
-            "lab": params.labs[lab_index],
-            "lab_name": names[lab_index],
-            "pairs": pairs[lab_index],
-            "dimension": dimensions[lab_index],
-            "switch_cores": used_cores,
+            "lab": facts["lab"],
+            "lab_name": facts["lab_name"],
+            "pairs": facts["pairs"],
+            "dimension": facts["dimension"],
+            "switch_cores": identity["switch_cores"],
             "path": path,
+            "identity": identity,
         })
     for number, test in enumerate(tests, start=1):
         test["index"] = number

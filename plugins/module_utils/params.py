@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
 from ansible_collections.icperf.lab.plugins.module_utils.sequences import expand_sequence
+from ansible_collections.icperf.lab.plugins.module_utils.vswitches import NAMES as VSWITCHES
 
-VSWITCHES = ("linux-bridge", "basicfwd", "ovs", "vpp", "snabb", "sriov")
 DIMENSIONS = ("throughput", "latency")
 FLAGS = ("raw", "blocking", "consume", "multi", "debug")
 PKT_SIZE_RANGE = (64, 1500)

@@ -13,7 +13,7 @@ TEST = {"vswitch": "linux-bridge", "pkt_size": 64, "burst": 32, "rate": 1000000}
 @pytest.fixture
 def pair() -> list[dict[str, Any]]:
     lab = {"pairs": 1, "vf_pcis": ["0000:04:02.0", "0000:04:02.1"]}
-    return lab_containers(lab, 8, switch_cores=1)
+    return lab_containers(lab, 8, switch_cores=1, vswitch="ovs")
 
 
 def test_socket_sender_defaults(pair: list[dict[str, Any]]) -> None:
@@ -49,8 +49,8 @@ def test_ovs_runs_the_dpdk_applet_with_eal_arguments(pair: list[dict[str, Any]])
         "--cpu", "2", "-c", "-s",
     ]  # fmt: skip
     assert argv[separator + 1 :] == [
-        "--vdev=net_virtio_user0,path=/run/icperf/vhost/icp0.sock,queue_size=16384",
-        "--no-pci", "--single-file-segments", "--file-prefix=icp0", "-l", "2",
+        "--vdev=net_virtio_user0,path=/run/icperf/vhost/icp0.sock,queue_size=16384,server=1",
+        "--no-pci", "--single-file-segments", "--iova-mode=va", "--file-prefix=icp0", "-l", "2",
     ]  # fmt: skip
 
 

@@ -18,7 +18,9 @@ from ansible_collections.icperf.lab.plugins.module_utils import (
     command,
     labfile,
     matrix,
+    plan,
     sequences,
+    vswitches,
 )
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
@@ -43,7 +45,13 @@ def test_every_documented_filter_is_exported() -> None:
         ("read_lab", ("/nonexistent/lab.yml",), "lab: cannot read /nonexistent/lab.yml"),
         ("lab_containers", ({"pairs": 0}, 2), "pairs: 0 must be an integer >= 1"),
         ("vswitch_cores", ({"pairs": 1}, 2, [0], 5), "switch_cores: 5 cores asked"),
-        ("test_matrix", ("ovs", 64, 32, 0, []), "rates: 0 is out of range"),
+        ("test_matrix", ({"vswitches": "ovs", "pkt_sizes": 64, "bursts": 32, "rates": 0},),
+         "rates: 0 is out of range"),
+        ("read_labs", ([],), "labs: missing, give at least one lab file"),
+        ("plan_tests", ([], {}, [], {}), "labs: [] is not a mapping"),
+        ("shared_core_warnings", (None,), "plans: None is not a list"),
+        ("resume_plan", ([], "results"), "results_dir: 'results' is not an absolute path"),
+        ("vswitch_traits", ("bess",), "vswitch: unknown virtual switch 'bess'"),
         ("icperf_command", ({}, {"vswitch": "ovs"}, 10), "container.app: None is not one"),
         ("mac_address", (-1,), "index: -1 is not an integer"),
         ("ip_address", ("10.0.3.0/24", 0), "index: host 0 is outside"),
@@ -84,7 +92,17 @@ PLAYBOOK = """
         containers: "{{ lab_path | icperf.lab.read_lab
                         | icperf.lab.lab_containers(8, [0], 1, 'ovs') }}"
         switch: "{{ lab_path | icperf.lab.read_lab | icperf.lab.vswitch_cores(8, [0], 1) }}"
-        tests: "{{ 'ovs' | icperf.lab.test_matrix('64 1500', 32, 1000, [lab_path]) }}"
+        labs: "{{ [lab_path] | icperf.lab.read_labs }}"
+        traits: "{{ 'ovs' | icperf.lab.vswitch_traits }}"
+
+    - name: Plan the tests
+      ansible.builtin.set_fact:
+        tests: "{{ params | icperf.lab.test_matrix(labs) }}"
+
+    - name: Plan each test and decide what to resume
+      ansible.builtin.set_fact:
+        plans: "{{ tests | icperf.lab.plan_tests(params, labs, {'cores': '0-7'}) }}"
+        resume: "{{ tests | icperf.lab.resume_plan(playbook_dir ~ '/results', false) }}"
         mac: "{{ 16 | icperf.lab.mac_address }}"
         ip: "{{ '10.0.3.0/24' | icperf.lab.ip_address(10) }}"
 
@@ -112,6 +130,8 @@ PLAYBOOK = """
         mode: "0644"
         content: "{{ {'bursts': bursts, 'params': params, 'lab': lab,
                       'containers': containers, 'switch': switch, 'tests': tests,
+                      'labs': labs, 'traits': traits, 'plans': plans, 'resume': resume,
+                      'warnings': plans | icperf.lab.shared_core_warnings,
                       'mac': mac, 'ip': ip, 'argv': argv, 'failure': failure.msg}
                      | to_json }}"
 """
@@ -144,8 +164,11 @@ def test_playbook_resolves_filters_and_callback_through_the_collection(
     results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
 
     lab = {"pairs": 1}
-    tests = matrix.test_matrix("ovs", "64 1500", 32, 1000, [str(lab_path)])
+    params = {"vswitches": ["ovs"], "pkt_sizes": [64, 1500], "bursts": [32], "rates": [1000],
+              "labs": [str(lab_path)]}  # fmt: skip
+    tests = matrix.test_matrix(params)
     containers = labfile.lab_containers(lab, 8, [0], 1, "ovs")
+    plans = plan.plan_tests(tests, results["params"], {str(lab_path): lab}, {"cores": "0-7"})
     assert results["bursts"] == sequences.expand_sequence("64..32..256", "bursts")
     assert results["params"]["labs"] == [str(lab_path)]
     assert results["params"]["pkt_sizes"] == [64, 1500]
@@ -154,6 +177,13 @@ def test_playbook_resolves_filters_and_callback_through_the_collection(
     assert results["containers"] == containers
     assert results["switch"] == [1]
     assert results["tests"] == tests
+    assert results["labs"] == {str(lab_path): lab}
+    assert results["traits"] == vswitches.vswitch_traits("ovs")
+    assert results["plans"] == plans
+    assert results["resume"] == {
+        "to_run": [{**test, "replace": ""} for test in tests], "done": [], "conflicts": [],
+    }  # fmt: skip
+    assert results["warnings"] == plan.shared_core_warnings(plans) == []
     assert results["mac"] == addresses.mac_address(16)
     assert results["ip"] == "10.0.3.10"
     assert results["argv"] == command.icperf_command(containers[0], tests[0], 10)
@@ -162,9 +192,9 @@ def test_playbook_resolves_filters_and_callback_through_the_collection(
     progress = [line for line in run.stdout.splitlines() if line.startswith("icperf:")]
     assert progress == [
         "icperf: 2 tests (0 already done), estimated 0h03m",
-        "icperf: test 1/2 32/ovs/64/1000 (ETA 0h03m)",
+        "icperf: test 1/2 pairs1/c1/32/ovs/64/1000 (ETA 0h03m)",
         progress[2],
         progress[3],
     ]
-    assert progress[2].startswith("icperf: test 2/2 32/ovs/1500/1000 (ETA 0h0")
+    assert progress[2].startswith("icperf: test 2/2 pairs1/c1/32/ovs/1500/1000 (ETA 0h0")
     assert progress[3].startswith("icperf: 2 tests run in 0h0")

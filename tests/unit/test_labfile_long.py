@@ -64,6 +64,7 @@ def test_listing_4_1_gives_the_containers() -> None:
         "vf": "enp4s2",
         "vf_pci": "0000:04:02.0",
         "host_veth": "icpv-dpdk_c0",
+        "attach": "vf-pci",
     }
     assert containers[1]["netmask"] == 24
     assert containers[1]["peer"] == "dpdk_c0"

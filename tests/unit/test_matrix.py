@@ -7,110 +7,158 @@ from typing import Any
 import pytest
 from ansible_collections.icperf.lab.plugins.module_utils import matrix
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
+from ansible_collections.icperf.lab.plugins.module_utils.identity import lab_digest
 
 WriteLab = Callable[[str, Any], str]
 
 
-def test_single_lab_single_core_count_uses_the_thesis_tree(write_lab: WriteLab) -> None:
+def sweep(**given: Any) -> dict[str, Any]:
+    """Test-set parameters as check_test_params returns them, for the keys given."""
+    return {"bursts": [32], "rates": [1000], "pkt_sizes": [64], "vswitches": ["ovs"], **given}
+
+
+def test_single_lab_uses_the_lab_and_the_thesis_tree(write_lab: WriteLab) -> None:
     lab = write_lab("pairs1.yml", {"pairs": 1})
-    tests = matrix.test_matrix("ovs linux-bridge", "64 1500", "32", [1000, 2000], [lab])
+    params = sweep(vswitches="ovs linux-bridge", pkt_sizes="64 1500", rates=[1000, 2000],
+                   labs=[lab])  # fmt: skip
+    tests = matrix.test_matrix(params)
     assert len(tests) == 2 * 2 * 1 * 2
     assert [t["index"] for t in tests] == list(range(1, 9))
     assert {t["total"] for t in tests} == {8}
     expected = list(itertools.product(["ovs", "linux-bridge"], [64, 1500], [32], [1000, 2000]))
     assert [(t["vswitch"], t["pkt_size"], t["burst"], t["rate"]) for t in tests] == expected
+    identity = {
+        "dimension": "throughput", "hosts": "local", "pairs": 1, "lab": "pairs1",
+        "lab_sha256": lab_digest({"pairs": 1}), "vswitch": "ovs", "pkt_size": 64,
+        "rate": 1000, "burst": 32, "duration": 60, "raw": False, "blocking": False,
+        "consume": False, "multi": False, "debug": False, "switch_cores": 1,
+    }  # fmt: skip
     assert tests[0] == {
         "index": 1, "total": 8, "vswitch": "ovs", "pkt_size": 64, "burst": 32, "rate": 1000,
         "lab": lab, "lab_name": "pairs1", "pairs": 1, "dimension": "throughput",
-        "switch_cores": 1, "path": "32/ovs/64/1000",
+        "switch_cores": 1, "path": "pairs1/c1/32/ovs/64/1000", "identity": identity,
     }  # fmt: skip
-    assert tests[-1]["path"] == "32/linux-bridge/1500/2000"
+    assert tests[-1]["path"] == "pairs1/32/linux-bridge/1500/2000"
     assert tests[-1]["switch_cores"] == 0
+
+
+def test_every_identity_parameter_changes_the_folder(write_lab: WriteLab) -> None:
+    lab = write_lab("pairs1.yml", {"pairs": 1})
+    base = sweep(vswitches=["linux-bridge"], labs=[lab])
+    variants = [
+        ({}, "pairs1/32/linux-bridge/64/1000"),
+        ({"duration": 10}, "pairs1/d10/32/linux-bridge/64/1000"),
+        ({"multi": True}, "pairs1/multi/32/linux-bridge/64/1000"),
+        ({"raw": True, "blocking": True, "consume": True, "debug": True},
+         "pairs1/raw-blocking-consume-debug/32/linux-bridge/64/1000"),
+        ({"dimension": "latency"}, "pairs1/latency/32/linux-bridge/64/1000"),
+        ({"multi": True, "duration": 5}, "pairs1/multi-d5/32/linux-bridge/64/1000"),
+    ]  # fmt: skip
+    paths = [matrix.test_matrix({**base, **given})[0]["path"] for given, _ in variants]
+    assert paths == [path for _, path in variants]
+    assert len(set(paths)) == len(paths)
+
+
+def test_a_lab_that_is_latency_already_gets_no_dimension_token(write_lab: WriteLab) -> None:
+    lab = write_lab("lat.yml", {"pairs": 1, "dimension": "latency"})
+    tests = matrix.test_matrix(sweep(labs=[lab], dimension="latency"))
+    assert tests[0]["path"] == "lat/c1/32/ovs/64/1000"
+    assert tests[0]["identity"]["dimension"] == "latency"
 
 
 def test_sequences_and_order_with_swept_labs_and_cores(write_lab: WriteLab) -> None:
     one = write_lab("pairs1.yml", {"pairs": 1})
     two = write_lab("pairs2.yml", {"pairs": 2})
-    tests = matrix.test_matrix(["ovs"], "64..64..128", "32..32..64", 1000, [one, two], "1 2")
+    params = sweep(pkt_sizes="64..64..128", bursts="32..32..64", labs=[one, two],
+                   switch_cores="1 2")  # fmt: skip
+    tests = matrix.test_matrix(params)
     assert len(tests) == 2 * 2 * 2 * 2
     assert [t["path"] for t in tests[:4]] == [
-        "1vs1/c1/32/ovs/64/1000",
-        "1vs1/c2/32/ovs/64/1000",
-        "2vs2/c1/32/ovs/64/1000",
-        "2vs2/c2/32/ovs/64/1000",
+        "pairs1/c1/32/ovs/64/1000",
+        "pairs1/c2/32/ovs/64/1000",
+        "pairs2/c1/32/ovs/64/1000",
+        "pairs2/c2/32/ovs/64/1000",
     ]
-    assert tests[4]["path"] == "1vs1/c1/64/ovs/64/1000"
-    assert tests[-1]["path"] == "2vs2/c2/64/ovs/128/1000"
+    assert tests[4]["path"] == "pairs1/c1/64/ovs/64/1000"
+    assert tests[-1]["path"] == "pairs2/c2/64/ovs/128/1000"
     assert [t["pairs"] for t in tests[:4]] == [1, 1, 2, 2]
     assert len({t["path"] for t in tests}) == len(tests)
 
 
-def test_prefix_only_for_swept_labs_or_only_for_swept_cores(write_lab: WriteLab) -> None:
-    one = write_lab("pairs1.yml", {"pairs": 1})
-    two = write_lab("pairs2.yml", {"pairs": 2})
-    by_lab = matrix.test_matrix("vpp", 64, 32, 1000, [one, two], [2])
-    assert [t["path"] for t in by_lab] == ["1vs1/32/vpp/64/1000", "2vs2/32/vpp/64/1000"]
-    assert {t["switch_cores"] for t in by_lab} == {2}
-    by_cores = matrix.test_matrix("vpp", 64, 32, 1000, [one], [1, 2, 4])
-    assert [t["path"] for t in by_cores] == [
-        "c1/32/vpp/64/1000", "c2/32/vpp/64/1000", "c4/32/vpp/64/1000",
-    ]  # fmt: skip
-
-
 def test_coreless_switches_appear_once_per_core_sweep(write_lab: WriteLab) -> None:
-    lab = write_lab("pairs1.yml", {"pairs": 1})
-    tests = matrix.test_matrix("linux-bridge ovs sriov", 64, 32, 1000, [lab], [1, 2])
+    lab = write_lab("pairs1.yml", {"pairs": 1, "vf_pcis": ["0000:04:10.0", "0000:04:10.1"]})
+    tests = matrix.test_matrix(
+        sweep(vswitches="linux-bridge ovs sriov", labs=[lab], switch_cores=[1, 2])
+    )
     assert [(t["path"], t["switch_cores"]) for t in tests] == [
-        ("c0/32/linux-bridge/64/1000", 0),
-        ("c1/32/ovs/64/1000", 1),
-        ("c2/32/ovs/64/1000", 2),
-        ("c0/32/sriov/64/1000", 0),
+        ("pairs1/32/linux-bridge/64/1000", 0),
+        ("pairs1/c1/32/ovs/64/1000", 1),
+        ("pairs1/c2/32/ovs/64/1000", 2),
+        ("pairs1/32/sriov/64/1000", 0),
     ]
     assert [(t["index"], t["total"]) for t in tests] == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
-def test_labs_with_equal_pairs_are_told_apart_by_name(write_lab: WriteLab) -> None:
-    tput = write_lab("tput.yml", {"pairs": 1})
-    lat = write_lab("lat.yaml", {"pairs": 1, "dimension": "latency"})
-    tests = matrix.test_matrix("ovs", 64, 32, 1000, [tput, lat])
-    assert [(t["path"], t["dimension"], t["lab_name"]) for t in tests] == [
-        ("tput/32/ovs/64/1000", "throughput", "tput"),
-        ("lat/32/ovs/64/1000", "latency", "lat"),
-    ]
+def test_a_lab_with_remote_containers_is_a_remote_test(write_lab: WriteLab) -> None:
+    lab = write_lab("remote.yml", {"containers": [
+        {"name": "a", "app": "send", "ip": "10.0.3.10", "mac": "02:00:00:00:03:0a",
+         "peer_ip": "10.0.3.11", "peer_mac": "02:00:00:00:03:0b", "remote": True},
+    ]})  # fmt: skip
+    assert matrix.test_matrix(sweep(labs=[lab]))[0]["identity"]["hosts"] == "remote"
 
 
-def test_same_name_and_pairs_is_refused(write_lab: WriteLab, tmp_path: Any) -> None:
+def test_labs_with_the_same_name_are_refused(write_lab: WriteLab, tmp_path: Any) -> None:
     (tmp_path / "other").mkdir()
     first = write_lab("lab.yml", {"pairs": 1})
-    second = write_lab("other/lab.yml", {"pairs": 1})
+    second = write_lab("other/lab.yml", {"pairs": 2})
     with pytest.raises(IcperfInputError, match=r"^labs: labs\[0\] and labs\[1\] are both"):
-        matrix.test_matrix("ovs", 64, 32, 1000, [first, second])
+        matrix.read_labs([first, second])
+    with pytest.raises(IcperfInputError, match=r"^labs: labs\[0\] and labs\[1\] are both"):
+        matrix.test_matrix(sweep(labs=[first, second]))
+
+
+def test_labs_are_read_once_and_their_content_is_used(write_lab: WriteLab) -> None:
+    lab = write_lab("pairs1.yml", {"pairs": 1})
+    labs = matrix.read_labs([lab])
+    assert labs == {lab: {"pairs": 1}}
+    # The content given wins over the file: the matrix does not read it again.
+    tests = matrix.test_matrix(sweep(labs=[lab]), {lab: {"pairs": 3}})
+    assert tests[0]["pairs"] == 3
+    assert tests[0]["identity"]["lab_sha256"] == lab_digest({"pairs": 3})
+    with pytest.raises(IcperfInputError, match=r"^labs\[0\]: .* was not read"):
+        matrix.test_matrix(sweep(labs=[lab]), {})
 
 
 def test_dimension_applies_to_short_labs_and_is_checked(write_lab: WriteLab) -> None:
     lab = write_lab("pairs1.yml", {"pairs": 1})
-    assert matrix.test_matrix("ovs", 64, 32, 1, [lab], dimension="latency")[0][
+    assert matrix.test_matrix(sweep(labs=[lab], dimension="latency"))[0][
         "dimension"
     ] == "latency"
     fixed = write_lab("fixed.yml", {"pairs": 1, "dimension": "throughput"})
     with pytest.raises(IcperfInputError, match=r"^labs\[0\] \(.*fixed.yml\): dimension: "):
-        matrix.test_matrix("ovs", 64, 32, 1, [fixed], dimension="latency")
+        matrix.test_matrix(sweep(labs=[fixed], dimension="latency"))
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("given", "message"),
     [
-        ((["ovs"], [64], [32], [1000], []), "labs: empty list"),
-        ((["ovs"], [64], [32], [1000], None), "labs: missing, give at least one lab file"),
-        ((["bess"], [64], [32], [1000], None), "vswitches: unknown virtual switch 'bess'"),
-        ((["ovs"], "64..0..128", [32], [1000], None), "pkt_sizes: '64..0..128': step must"),
-        ((["ovs"], [64], [0], [1000], None), "bursts: 0 is out of range"),
-        ((["ovs"], [64], [32], [0], None), "rates: 0 is out of range"),
+        ({"labs": []}, "labs: empty list"),
+        ({}, "labs: missing, give at least one lab file"),
+        ({"vswitches": ["bess"]}, "vswitches: unknown virtual switch 'bess'"),
+        ({"pkt_sizes": "64..0..128"}, "pkt_sizes: '64..0..128': step must"),
+        ({"bursts": [0]}, "bursts: 0 is out of range"),
+        ({"rates": [0]}, "rates: 0 is out of range"),
+        ({"duration": 0}, "duration: 0 must be a whole number"),
     ],
 )
-def test_bad_values_name_the_argument(args: tuple[Any, ...], message: str) -> None:
+def test_bad_values_name_the_argument(
+    write_lab: WriteLab, given: dict[str, Any], message: str
+) -> None:
+    params = sweep(**given)
+    if "labs" not in given and given:
+        params["labs"] = [write_lab("pairs1.yml", {"pairs": 1})]
     with pytest.raises(IcperfInputError) as caught:
-        matrix.test_matrix(*args)
+        matrix.test_matrix(params)
     assert str(caught.value).startswith(message)
 
 
@@ -118,11 +166,9 @@ def test_invalid_lab_file_is_named(write_lab: WriteLab) -> None:
     good = write_lab("good.yml", {"pairs": 1})
     bad = write_lab("bad.yml", {"pairs": 0})
     with pytest.raises(IcperfInputError, match=r"^labs\[1\] \(.*bad.yml\): pairs: 0 must be"):
-        matrix.test_matrix("ovs", 64, 32, 1000, [good, bad])
+        matrix.read_labs([good, bad])
 
 
-def test_result_path_and_lab_name() -> None:
-    assert matrix.result_path(32, "ovs", 64, 1000) == "32/ovs/64/1000"
-    assert matrix.result_path(32, "ovs", 64, 1000, "2vs2", 4) == "2vs2/c4/32/ovs/64/1000"
+def test_lab_name() -> None:
     assert matrix.lab_name("/x/labs/pairs2.yaml") == "pairs2"
     assert matrix.lab_name("labs/pairs2.lab") == "pairs2.lab"

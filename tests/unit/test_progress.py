@@ -184,3 +184,15 @@ def test_callback_warns_on_bad_facts_and_goes_on(
     captured = capsys.readouterr()
     assert "icperf.lab.progress: icperf_plan.total: 'many' is not a count" in captured.err
     assert captured.out.splitlines() == ["icperf: test 1/1 a (ETA unknown)"]
+
+
+def test_callback_prints_each_icperf_warning(
+    callback: tuple[CallbackModule, FakeClock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    module, _ = callback
+    lines = ["a/32/ovs/64/1: busy pollers share cores", "b/32/ovs/64/1: busy pollers share"]
+    module.v2_runner_on_ok(fact_result({"icperf_warnings": lines}))
+    captured = capsys.readouterr()
+    assert [line for line in captured.err.splitlines() if "icperf: " in line] == [
+        f"[WARNING]: icperf: {line}" for line in lines
+    ]

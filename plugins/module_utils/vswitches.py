@@ -1,0 +1,115 @@
+"""The one table of what distinguishes the virtual switches from each other.
+
+Every other part of the collection asks this table; none names a switch. Adding a switch is
+one row here and one role ``vswitch_<name>`` (with ``-`` as ``_``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
+
+# How a container reaches the switch.
+ATTACH_VETH = "veth"  # a veth pair, the host end enslaved to a kernel bridge
+ATTACH_VHOST_USER = "vhost-user"  # a vhost-user socket, virtio_user in the container
+ATTACH_VF_NETDEV = "vf-netdev"  # an SR-IOV VF moved into the container as a netdev
+ATTACH_VF_PCI = "vf-pci"  # an SR-IOV VF's PCI device driven by DPDK in the container
+ATTACHMENTS = (ATTACH_VETH, ATTACH_VHOST_USER, ATTACH_VF_NETDEV, ATTACH_VF_PCI)
+
+# Which applets the containers run: the kernel's sockets or DPDK (the dpdk- twins).
+APPLETS_SOCKET = "socket"
+APPLETS_DPDK = "dpdk"
+
+
+@dataclass(frozen=True)
+class SwitchTraits:
+    """What a test needs to know about one virtual switch."""
+
+    name: str
+    # Kernel path (frames cross the kernel's network stack) or kernel bypass.
+    kernel_path: bool
+    # The switch polls host cores of its own (switch_cores applies to it).
+    polls: bool
+    applets: str
+    attach: str
+    # Appended to the containers' net_virtio_user vdev (vhost-user attachments only).
+    vdev_options: str = ""
+    # EAL arguments of the containers' dpdk- applets beyond the common ones.
+    eal_args: tuple[str, ...] = ()
+    # Why the switch cannot join containers on two hosts; empty when it can.
+    no_remote: str = ""
+
+    @property
+    def role(self) -> str:
+        """The role that installs, starts and stops the switch."""
+        return "vswitch_" + self.name.replace("-", "_")
+
+    @property
+    def hugepages(self) -> bool:
+        """DPDK in the containers (and in a bypass switch) needs hugepages."""
+        return self.applets == APPLETS_DPDK or not self.kernel_path
+
+    def as_dict(self) -> dict[str, object]:
+        """The row as plain data for playbooks and test.json."""
+        row = asdict(self)
+        row["eal_args"] = list(self.eal_args)
+        row["role"] = self.role
+        row["hugepages"] = self.hugepages
+        return row
+
+
+# virtio_user hands virtual addresses to the switch anyway, and in physical-address mode
+# the port's ring allocation failed now and then inside the containers.
+_VIRTIO_EAL = ("--iova-mode=va",)
+
+_TABLE = (
+    SwitchTraits(
+        name="linux-bridge", kernel_path=True, polls=False,
+        applets=APPLETS_SOCKET, attach=ATTACH_VETH,
+    ),
+    SwitchTraits(
+        name="basicfwd", kernel_path=False, polls=True,
+        applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER, eal_args=_VIRTIO_EAL,
+        no_remote="basicfwd forwards one port to one port: it has no physical port to reach "
+        "another host (thesis section 5.3)",
+    ),
+    # OVS connects to the containers' sockets as a vhost-user client (dpdkvhostuserclient),
+    # so the containers' virtio_user ports are the servers.
+    SwitchTraits(
+        name="ovs", kernel_path=False, polls=True,
+        applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER,
+        vdev_options=",server=1", eal_args=_VIRTIO_EAL,
+    ),
+    SwitchTraits(
+        name="vpp", kernel_path=False, polls=True,
+        applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER, eal_args=_VIRTIO_EAL,
+    ),
+    SwitchTraits(
+        name="snabb", kernel_path=False, polls=True,
+        applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER, eal_args=_VIRTIO_EAL,
+        no_remote="Snabb has no driver for the lab NIC (thesis section 5.3)",
+    ),
+    # The NIC's embedded switch: no host cores, the containers drive their VF with DPDK.
+    SwitchTraits(
+        name="sriov", kernel_path=False, polls=False,
+        applets=APPLETS_DPDK, attach=ATTACH_VF_PCI,
+    ),
+)  # fmt: skip
+
+SWITCHES: dict[str, SwitchTraits] = {row.name: row for row in _TABLE}
+NAMES: tuple[str, ...] = tuple(SWITCHES)
+
+
+def traits(name: object, field: str = "vswitch") -> SwitchTraits:
+    """The row of switch ``name``; an unknown name is an error naming ``field``."""
+    if not isinstance(name, str) or name not in SWITCHES:
+        raise IcperfInputError(
+            f"{field}: unknown virtual switch {name!r} (known: {', '.join(NAMES)})"
+        )
+    return SWITCHES[name]
+
+
+def vswitch_traits(name: object) -> dict[str, object]:
+    """Filter: the traits of switch ``name`` as a dict (role, kernel_path, polls, ...)."""
+    return traits(name).as_dict()

@@ -1,0 +1,396 @@
+#!/usr/bin/python
+"""Ansible module: the life of one test's LXC containers, in one step per phase."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: lxc_test
+short_description: Run, stop, collect and remove the containers of one icperf test
+description:
+  - C(state=run) writes each container's LXC config and argv file, starts the passive
+    applets (recv, server), waits until each has written its start record, checks that
+    their host veths joined the switch's link, starts the active applets (send, client),
+    waits for them to end, stops the passive ones, and fails naming every applet that did
+    not exit cleanly.
+  - C(state=stopped) stops whichever of the containers still run (SIGTERM, then SIGKILL
+    after I(stop_timeout) seconds); safe when none was ever started.
+  - C(state=collected) stops them and writes their logs into one tar file, named as the
+    results tree names them (C(<name>.<app>.jsonl), C(.stderr), C(<name>.lxc.log)).
+  - C(state=absent) stops them and removes their configs and run directories (never
+    C(lxc-destroy), which would delete the rootfs every container shares).
+  - C(state=cleanup) does C(state=absent) for every container whose config carries
+    icperf's header line, whoever left it.
+version_added: "0.2.0"
+author: icperf contributors
+options:
+  containers:
+    description:
+      - Containers of the test as icperf.lab.plan_tests plans them (name, app, active,
+        argv, cpus, ip, mac, netmask, peer_ip, host_veth, vf, wiring).
+    type: list
+    elements: dict
+    default: []
+  state:
+    description: The phase to carry out.
+    type: str
+    choices: [run, stopped, collected, absent, cleanup]
+    required: true
+  link:
+    description: Bridge the containers' veths join (published by the switch role).
+    type: str
+    default: ""
+  rootfs:
+    description: The rootfs every container shares read-only.
+    type: path
+    default: /var/lib/icperf/rootfs
+  run_dir:
+    description: Host directory of the containers' run directories (their /results).
+    type: path
+    default: /var/lib/icperf/run
+  lxcpath:
+    description: LXC's container path.
+    type: path
+    default: /var/lib/lxc
+  duration:
+    description: Seconds the active applets run.
+    type: int
+    default: 60
+  stop_grace:
+    description: Seconds past I(duration) after which an active applet counts as hung.
+    type: int
+    default: 20
+  stop_timeout:
+    description: Seconds between SIGTERM and SIGKILL when stopping a container.
+    type: int
+    default: 10
+  ready_timeout:
+    description: Seconds a passive applet may take to write its start record.
+    type: int
+    default: 10
+  archive:
+    description: Tar file written by C(state=collected).
+    type: path
+  extra_config:
+    description: Extra lxc.* lines written into every container's config.
+    type: list
+    elements: str
+    default: []
+"""
+
+EXAMPLES = r"""
+- name: Run the test's containers
+  icperf.lab.lxc_test:
+    state: run
+    containers: "{{ plan.containers }}"
+    link: icpbr0
+    duration: 60
+
+- name: Stop them and pack their logs
+  icperf.lab.lxc_test:
+    state: collected
+    containers: "{{ plan.containers }}"
+    archive: /var/lib/icperf/run/logs.tar
+"""
+
+RETURN = r"""
+exit_status:
+  description: Exit status of each applet, C(<name>.<app>), -1 when it left none.
+  returned: state=run
+  type: dict
+archive:
+  description: The tar file of the logs.
+  returned: state=collected
+  type: str
+removed:
+  description: Names of the containers removed.
+  returned: state=absent, state=cleanup
+  type: list
+"""
+
+import os  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import tarfile  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.icperf.lab.plugins.module_utils.errors import (  # noqa: E402
+    IcperfInputError,
+)
+from ansible_collections.icperf.lab.plugins.module_utils.lxcconf import (  # noqa: E402
+    HEADER,
+    argv_file,
+    container_config,
+    log_base,
+)
+
+POLL = 0.05
+START_RECORD = re.compile(r'"type": ?"start"')
+
+
+class TestContainers:
+    """The containers of one test on this host."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.p = module.params
+        self.containers: list[dict[str, Any]] = list(self.p["containers"])
+        self.changed = False
+
+    # --- helpers ----------------------------------------------------------------------
+    def lxc(self, *args: str, check: bool = True) -> tuple[int, str, str]:
+        rc, out, err = self.module.run_command([*args, "-P", self.p["lxcpath"]])
+        if check and rc != 0:
+            raise RuntimeError(f"{' '.join(args)}: {err.strip() or out.strip() or rc}")
+        return rc, out.strip(), err.strip()
+
+    def state_of(self, name: str) -> str:
+        rc, out, _ = self.lxc("lxc-info", "-n", name, "-sH", check=False)
+        return out if rc == 0 else "ABSENT"
+
+    def run_path(self, container: dict[str, Any], suffix: str) -> str:
+        return os.path.join(self.p["run_dir"], container["name"], log_base(container) + suffix)
+
+    def passive(self) -> list[dict[str, Any]]:
+        return [c for c in self.containers if not c.get("active")]
+
+    def active(self) -> list[dict[str, Any]]:
+        return [c for c in self.containers if c.get("active")]
+
+    # --- phases -----------------------------------------------------------------------
+    def define(self) -> None:
+        paths = {"rootfs": self.p["rootfs"], "run_dir": self.p["run_dir"]}
+        for container in self.containers:
+            run = os.path.join(self.p["run_dir"], container["name"])
+            conf = os.path.join(self.p["lxcpath"], container["name"])
+            shutil.rmtree(run, ignore_errors=True)
+            for directory in (run, conf):
+                os.makedirs(directory, mode=0o750, exist_ok=True)
+            text = container_config(container, paths, self.p["link"], self.p["extra_config"])
+            with open(os.path.join(conf, "config"), "w", encoding="utf-8") as handle:
+                handle.write(text)
+            with open(self.run_path(container, ".argv"), "w", encoding="utf-8") as handle:
+                handle.write(argv_file(container["argv"], f"{container['name']}.argv"))
+        self.changed = True
+
+    def start(self, container: dict[str, Any]) -> None:
+        self.lxc("lxc-start", "-n", container["name"], "-d")
+
+    def wait_started(self, container: dict[str, Any]) -> None:
+        out = self.run_path(container, ".out")
+        deadline = time.monotonic() + self.p["ready_timeout"]
+        while time.monotonic() < deadline:
+            try:
+                with open(out, encoding="utf-8") as handle:
+                    if START_RECORD.search(handle.read()):
+                        return
+            except OSError:
+                pass
+            if self.state_of(container["name"]) == "STOPPED":
+                break
+            time.sleep(POLL)
+        raise RuntimeError(
+            f"{log_base(container)} did not start within {self.p['ready_timeout']} s"
+            + self.diagnostics(container)
+        )
+
+    def diagnostics(self, container: dict[str, Any]) -> str:
+        for suffix in (".err",):
+            try:
+                with open(self.run_path(container, suffix), encoding="utf-8") as handle:
+                    text = handle.read().strip()
+            except OSError:
+                continue
+            if text:
+                return f": {text.splitlines()[-1]}"
+        return ""
+
+    def check_link(self, container: dict[str, Any]) -> None:
+        wiring = container.get("wiring") or {}
+        if wiring.get("net") != "veth":
+            return
+        master = f"/sys/class/net/{container['host_veth']}/master"
+        joined = os.path.basename(os.path.realpath(master)) if os.path.exists(master) else ""
+        if joined != self.p["link"]:
+            raise RuntimeError(
+                f"{container['name']}: host veth {container['host_veth']} joined "
+                f"{joined or 'no bridge'}, not {self.p['link']}"
+            )
+
+    def wait_stopped(self, container: dict[str, Any], timeout: float) -> bool:
+        rc, _, _ = self.lxc(
+            "lxc-wait", "-n", container["name"], "-s", "STOPPED", "-t", str(int(timeout)),
+            check=False,
+        )  # fmt: skip
+        return rc == 0
+
+    def stop(self, container: dict[str, Any]) -> None:
+        if self.state_of(container["name"]) in ("STOPPED", "ABSENT"):
+            return
+        rc, _, err = self.lxc(
+            "lxc-stop", "-n", container["name"], "-t", str(self.p["stop_timeout"]), check=False
+        )
+        # 2: the container stopped on its own in between.
+        if rc not in (0, 2):
+            raise RuntimeError(f"lxc-stop {container['name']}: {err or rc}")
+        self.changed = True
+
+    def stopped(self) -> dict[str, Any]:
+        for container in self.containers:
+            self.stop(container)
+        return {}
+
+    def would_change(self) -> bool:
+        """Check mode: whether the phase would change anything on the host."""
+        if self.p["state"] in ("run", "collected"):
+            return True
+        if self.p["state"] == "cleanup":
+            return os.path.isdir(self.p["lxcpath"]) and any(
+                os.path.isfile(os.path.join(self.p["lxcpath"], name, "config"))
+                for name in os.listdir(self.p["lxcpath"])
+            )
+        return any(
+            self.state_of(c["name"]) not in ("STOPPED", "ABSENT")
+            or os.path.exists(os.path.join(self.p["lxcpath"], c["name"]))
+            for c in self.containers
+        )
+
+    def exit_status(self) -> dict[str, int]:
+        status = {}
+        for container in self.containers:
+            try:
+                with open(self.run_path(container, ".rc"), encoding="utf-8") as handle:
+                    status[log_base(container)] = int(handle.read().strip() or -1)
+            except (OSError, ValueError):
+                status[log_base(container)] = -1
+        return status
+
+    def run(self) -> dict[str, Any]:
+        self.define()
+        for container in self.passive():
+            self.start(container)
+        for container in self.passive():
+            self.wait_started(container)
+            self.check_link(container)
+        for container in self.active():
+            self.start(container)
+        limit = self.p["duration"] + self.p["stop_grace"]
+        started = time.monotonic()
+        hung = [
+            log_base(c) for c in self.active()
+            if not self.wait_stopped(c, max(1.0, limit - (time.monotonic() - started)))
+        ]  # fmt: skip
+        if hung:
+            raise RuntimeError(f"{', '.join(hung)} still running {limit} s after it started")
+        ended_early = [
+            log_base(c) for c in self.passive() if self.state_of(c["name"]) != "RUNNING"
+        ]
+        for container in self.passive():
+            self.stop(container)
+        if ended_early:
+            raise RuntimeError(
+                f"{', '.join(ended_early)} had stopped before the senders finished"
+                + "".join(self.diagnostics(c) for c in self.passive())
+            )
+        status = self.exit_status()
+        bad = [
+            f"{name} left no exit status" if code < 0 else f"{name} exited with status {code}"
+            + (f" (killed by signal {code - 128})" if code > 128 else "")
+            for name, code in status.items()
+            if code != 0
+        ]
+        if bad:
+            raise RuntimeError("; ".join(bad))
+        return {"exit_status": status}
+
+    def collected(self) -> dict[str, Any]:
+        for container in self.containers:
+            self.stop(container)
+        archive = self.p["archive"]
+        if not archive:
+            raise RuntimeError("archive: required with state=collected")
+        os.makedirs(os.path.dirname(archive), exist_ok=True)
+        with tarfile.open(archive, "w") as tar:
+            for container in self.containers:
+                run = os.path.join(self.p["run_dir"], container["name"])
+                base = log_base(container)
+                for source, name in (
+                    (f"{base}.out", f"{base}.jsonl"),
+                    (f"{base}.err", f"{base}.stderr"),
+                    ("lxc.log", f"{container['name']}.lxc.log"),
+                ):
+                    path = os.path.join(run, source)
+                    if os.path.isfile(path):
+                        tar.add(path, arcname=name)
+        self.changed = True
+        return {"archive": archive}
+
+    def absent(self) -> dict[str, Any]:
+        removed = []
+        for container in self.containers:
+            self.stop(container)
+            for directory in (self.p["lxcpath"], self.p["run_dir"]):
+                path = os.path.join(directory, container["name"])
+                if os.path.exists(path):
+                    shutil.rmtree(path)
+                    self.changed = True
+            removed.append(container["name"])
+        return {"removed": removed}
+
+    def cleanup(self) -> dict[str, Any]:
+        marked = []
+        lxcpath = self.p["lxcpath"]
+        for name in sorted(os.listdir(lxcpath)) if os.path.isdir(lxcpath) else []:
+            try:
+                with open(os.path.join(lxcpath, name, "config"), encoding="utf-8") as handle:
+                    first = handle.readline()
+            except OSError:
+                continue
+            if first.startswith(HEADER):
+                marked.append({"name": name})
+        self.containers = marked
+        return self.absent()
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "containers": {"type": "list", "elements": "dict", "default": []},
+            "state": {
+                "type": "str",
+                "required": True,
+                "choices": ["run", "stopped", "collected", "absent", "cleanup"],
+            },
+            "link": {"type": "str", "default": ""},
+            "rootfs": {"type": "path", "default": "/var/lib/icperf/rootfs"},
+            "run_dir": {"type": "path", "default": "/var/lib/icperf/run"},
+            "lxcpath": {"type": "path", "default": "/var/lib/lxc"},
+            "duration": {"type": "int", "default": 60},
+            "stop_grace": {"type": "int", "default": 20},
+            "stop_timeout": {"type": "int", "default": 10},
+            "ready_timeout": {"type": "int", "default": 10},
+            "archive": {"type": "path"},
+            "extra_config": {"type": "list", "elements": "str", "default": []},
+        },
+        supports_check_mode=True,
+    )
+    handler = TestContainers(module)
+    if module.check_mode:
+        module.exit_json(changed=handler.would_change())
+    phases = {
+        "run": handler.run,
+        "stopped": handler.stopped,
+        "collected": handler.collected,
+        "absent": handler.absent,
+        "cleanup": handler.cleanup,
+    }
+    try:
+        result = phases[module.params["state"]]() or {}
+    except (RuntimeError, IcperfInputError, OSError) as error:
+        module.fail_json(msg=str(error), changed=handler.changed)
+    module.exit_json(changed=handler.changed, **result)
+
+
+if __name__ == "__main__":
+    main()
