@@ -1,6 +1,9 @@
 """Speed and memory of icperf-analyze on a synthetic tree of one million per-second records.
 
-    /work/main/.venv/bin/python benchmarks/analysis_bench.py [--records 1000000] [--full]
+    .venv/bin/python benchmarks/analysis_bench.py [--records 1000000] [--full]
+
+(from the repository's root; the script finds the analysis package from its own location,
+so it also runs from any other directory.)
 
 Writes a sweep of throughput tests (5 vswitches x 5 packet sizes x 2 bursts x rates, one
 sender/receiver pair each) in JSON lines as the applets write them, then times the summarise
@@ -14,15 +17,20 @@ import argparse
 import json
 import resource
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from icperf_analysis.aggregate import Window, aggregate
-from icperf_analysis.cli import Analysis, draw, write_tables
-from icperf_analysis.load import load_results
-from icperf_analysis.report import write as write_report
+# The checkout this file is in: its analysis package is what is measured, installed or not.
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "analysis"))
+
+from icperf_analysis.aggregate import Window, aggregate  # noqa: E402
+from icperf_analysis.cli import Analysis, draw, write_tables  # noqa: E402
+from icperf_analysis.load import load_results  # noqa: E402
+from icperf_analysis.report import write as write_report  # noqa: E402
 
 VSWITCHES = ("linux-bridge", "basicfwd", "ovs", "vpp", "sriov")
 PKT_SIZES = (64, 128, 512, 1024, 1500)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import histogram, units
-from .load import PARAM_COLUMNS, Dataset
+from .load import IDENTITY_COLUMNS, Dataset
 
 # The per-second number that is "the rate" of each kind of app.
 RATE_OF_ROLE = {"send": "sent", "recv": "rx", "client": "echoed", "server": "rx"}
@@ -16,10 +16,15 @@ RECEIVER_ROLES = ("recv", "client")
 SENDER_ROLES = ("send", "client")
 MEAN_COLUMNS = ("attempted", "sent", "dropped", "rx", "tx", "echoed")
 SUM_COLUMNS = ("lost", "reordered", "duplicated")
-# Parameters that, with vswitch and the swept one, identify a configuration.
-VARIANT_COLUMNS = ("raw", "blocking", "consume", "multi", "switch_cores")
+# Parameters that, with the thesis' main ones (D, L, S, V, P, R, B), identify a test: tests
+# differing in any of them are different tests, never averaged or compared for a maximum.
+VARIANT_COLUMNS = ("lab_sha256", "duration", "raw", "blocking", "consume", "multi", "debug",
+                   "switch_cores")
 MAX_GROUP = ("source", "dimension", "hosts", "lab", "pairs", "vswitch", "pkt_size", "burst",
              *VARIANT_COLUMNS)
+# A sender is short when it sent less than this fraction below the requested rate R: pacing
+# jitter stays well inside 1 %, a sender that cannot keep up does not.
+SHORTFALL_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,10 @@ def app_statistics(dataset: Dataset, kept: np.ndarray, short_apps: pd.Series) ->
     return apps
 
 
-def _sum_all(values: pd.Series, by: pd.Series) -> pd.Series:
-    """Group sums that are NaN when any member is NaN: a missing app is not a zero."""
+def _sum_all(values: pd.Series, by: pd.Series, how: str = "sum") -> pd.Series:
+    """Group sums (or `how`) that are NaN when any member is NaN: a missing app is not a zero."""
     groups = values.groupby(by)
-    return groups.sum().where(groups.count() == groups.size())
+    return groups.agg(how).where(groups.count() == groups.size())
 
 
 def test_summary(dataset: Dataset, apps: pd.DataFrame) -> pd.DataFrame:
@@ -102,6 +107,12 @@ def test_summary(dataset: Dataset, apps: pd.DataFrame) -> pd.DataFrame:
     out["sum_rx_pps"] = _sum_all(receivers["rate_mean"], receivers["test_idx"])
     out["sent_pps"] = _sum_all(senders["sent_mean"], senders["test_idx"])
     out["offered_pps"] = _sum_all(senders["attempted_mean"], senders["test_idx"])
+    # R is per sender: what each sender achieved is what fig. 5.1 plots, and the slowest
+    # sender says whether the test ran at the rate it was asked for.
+    out["sent_per_sender_pps"] = _sum_all(senders["sent_mean"], senders["test_idx"], "mean")
+    slowest = _sum_all(senders["sent_mean"], senders["test_idx"], "min")
+    out["rate_shortfall"] = 1.0 - slowest / out["rate"].astype(float)
+    out["sender_short"] = (out["rate_shortfall"] > SHORTFALL_TOLERANCE).astype(bool)
     # Whole-run counts when every app wrote a summary: each app's steady window is its own
     # seconds, so a sender's and its receiver's mean rates differ by more than the loss.
     # Logs without summaries (the thesis' text logs) fall back to the steady rates.
@@ -161,14 +172,17 @@ def throughput_maxima(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     usable = summary[(summary["dimension"] == "throughput") & (summary["status"] == "ok")
                      & summary["m_pps"].notna()]
     best = usable.groupby(list(MAX_GROUP), dropna=False, sort=True)["m_pps"].idxmax()
-    columns = [*MAX_GROUP, "rate", "id", "partial", "m_pps", "t_pps", "m_mpps", "t_mpps",
-               "m_gbps_l2", "m_gbps_l1", "t_gbps_l2", "t_gbps_l1", "loss_ratio"]
-    maxima = usable.loc[best.to_numpy(), columns].rename(columns={"rate": "at_rate", "id": "at_id"})
+    columns = [*MAX_GROUP, "rate", "id", "path", "partial", "shared_cores", "sender_short",
+               "m_pps", "t_pps", "m_mpps", "t_mpps", "m_gbps_l2", "m_gbps_l1", "t_gbps_l2",
+               "t_gbps_l1", "loss_ratio"]
+    maxima = usable.loc[best.to_numpy(), columns].rename(
+        columns={"rate": "at_rate", "id": "at_id", "path": "at_path"})
     return maxima.reset_index(drop=True), pd.Index(best.to_numpy())
 
 
 SUMMARY_FIRST = ["id", "path", "source", "status", "reason", "partial", "problems", "short",
-                 *PARAM_COLUMNS, "seconds_used", "n_receivers"]
+                 "shared_cores", "sender_short", *IDENTITY_COLUMNS, "seconds_used",
+                 "n_receivers", "sent_per_sender_pps", "rate_shortfall"]
 
 
 def aggregate(dataset: Dataset, window: Window) -> Aggregates:

@@ -121,6 +121,12 @@ def _tell(analysis: Analysis, window: Window) -> None:
         _warn(f"{len(short)} test(s) too short to drop {window.warmup} s warm-up and "
               f"{window.cooldown} s shutdown; all their seconds kept: "
               + ", ".join(short["id"].astype(str)))
+    for column, what in (("shared_cores", "ran with busy pollers sharing cores"),
+                         ("sender_short", "had a sender more than 1 % short of the rate R")):
+        flagged = s.loc[s[column].eq(True), "path"]
+        if not flagged.empty:
+            shown = ", ".join(flagged.astype(str)[:10]) + (", ..." if len(flagged) > 10 else "")
+            _warn(f"{len(flagged)} test(s) {what}: {shown}")
     ignored = analysis.dataset.ignored
     if ignored:
         shown = ", ".join(ignored[:10]) + (", ..." if len(ignored) > 10 else "")

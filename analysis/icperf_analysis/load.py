@@ -1,7 +1,8 @@
 """Walk a results tree and read every test into tidy tables.
 
-icperf tests are folders holding `test.json` (found by walking, never by path shape); any other
-leaf folder is tried as a thesis framework folder `<burst>/<vswitch>/<pkt>/<rate>/`.
+icperf tests are folders holding `test.json` (found by walking, never by path shape: the
+playbooks' layout has changed and may change again); any other leaf folder is tried as a thesis
+framework folder `<burst>/<vswitch>/<pkt>/<rate>/`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,18 @@ from .thesis_logs import ThesisTest, read_leaf
 TEST_FILE = "test.json"
 PARAM_COLUMNS = (
     "dimension", "hosts", "lab", "pairs", "vswitch", "pkt_size", "rate", "burst", "duration",
-    "raw", "blocking", "consume", "multi", "switch_cores",
+    "raw", "blocking", "consume", "multi", "debug", "switch_cores",
 )
+# Every parameter that makes a test another test (the playbooks' identity). lab_sha256 (the
+# lab file's content) is kept out of the per-second table: 64 characters on each of a million
+# rows, while the test's id already tells the rows apart.
+IDENTITY_COLUMNS = (*PARAM_COLUMNS, "lab_sha256")
+# What an older test.json means when it lacks a key, as the playbooks read it (their
+# identity module): without this an old and a new record of one test would differ by a NaN.
+RECORD_DEFAULTS: dict[str, Any] = {
+    "duration": 60, "raw": False, "blocking": False, "consume": False, "multi": False,
+    "debug": False, "switch_cores": 0,
+}
 _INT_PARAMS = ("pairs", "pkt_size", "rate", "burst")
 _CHOICES = {"dimension": ("throughput", "latency"), "hosts": ("local", "remote")}
 _STATUSES = ("ok", "failed")
@@ -124,9 +135,14 @@ class _Builder:
 
     def build(self, root: Path) -> Dataset:
         tests = pd.DataFrame(self.tests)
-        for col in PARAM_COLUMNS:
+        for col in (*IDENTITY_COLUMNS, "shared_cores"):
             if col not in tests:
                 tests[col] = None
+        for col in [c for c in tests.columns if c.startswith("setting_")]:
+            # Tests without the setting make the column float: ring 16384 would read 16384.0.
+            values = pd.to_numeric(tests[col], errors="coerce")
+            if tests[col].notna().equals(values.notna()) and (values.dropna() % 1 == 0).all():
+                tests[col] = values.astype("Int64")
         tests.index.name = "test_idx"
         apps = pd.DataFrame(self.apps)
         apps.index.name = "app_idx"
@@ -167,6 +183,30 @@ def _facts(prefix: str, facts: object) -> dict[str, Any]:
     return {f"{prefix}_{k}": v for k, v in facts.items()} if isinstance(facts, dict) else {}
 
 
+def _settings(path: Path, settings: object) -> dict[str, Any]:
+    """test.json's poller settings as `setting_<name>` columns (absent in older trees)."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, dict):
+        raise InputError(f"{path}: key 'settings' is not an object")
+    # A nested value would not fit a CSV cell: it is kept as its JSON text.
+    return {f"setting_{k}": v if v is None or isinstance(v, bool | int | float | str)
+            else json.dumps(v, sort_keys=True) for k, v in settings.items()}
+
+
+def _shared_cores(path: Path, apps: list[Any]) -> bool | None:
+    """True when any app's cores are shared; None when no app says (older trees)."""
+    said = []
+    for i, app in enumerate(apps):
+        value = app.get("shared_cores") if isinstance(app, dict) else None
+        if value is not None and not isinstance(value, bool):
+            raise InputError(f"{path}: apps[{i}].shared_cores is not a boolean")
+        said.append(value)
+    if any(v is True for v in said):
+        return True
+    return False if said and all(v is False for v in said) else None
+
+
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -181,7 +221,9 @@ def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path) -> None:
     row: dict[str, Any] = {
         "id": doc["id"], "path": test_dir.relative_to(root).as_posix() or ".",
         "source": "icperf", "status": doc["status"], "reason": doc.get("reason"),
-        "start": doc.get("start"), "end": doc.get("end"), **params,
+        "start": doc.get("start"), "end": doc.get("end"), **RECORD_DEFAULTS, **params,
+        "shared_cores": _shared_cores(path, doc["apps"]),
+        **_settings(path, doc.get("settings")),
         **{f"host_{k}": None for k in HOST_FIELDS},
         **_facts("host", doc.get("host")), **_facts("versions", doc.get("versions")),
     }
@@ -199,7 +241,8 @@ def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path) -> None:
         receivers += role == RECEIVER_ROLE[params["dimension"]]
         app_row = {"test_idx": test_idx, "app": app["app"], "role": role,
                    "container": app.get("container"), "peer": app.get("peer"),
-                   "host": app.get("host"), "log": app["log"], "log_found": False,
+                   "host": app.get("host"), "cpus": app.get("cpus"),
+                   "shared_cores": app.get("shared_cores"), "log": app["log"], "log_found": False,
                    "n_seconds": 0, "corrupt_lines": 0, "has_summary": False, "end_reason": None,
                    "rtt_min_ns": None, "rtt_max_ns": None,
                    "sent_total": None, "rx_total": None}
@@ -239,7 +282,8 @@ def _add_thesis_test(builder: _Builder, root: Path, test: ThesisTest) -> None:
     test_idx = builder.add_test(row)
     for log in test.logs:
         app_row = {"test_idx": test_idx, "app": log.role, "role": log.role,
-                   "container": None, "peer": None, "host": None, "log": log.path.name,
+                   "container": None, "peer": None, "host": None, "cpus": None,
+                   "shared_cores": None, "log": log.path.name,
                    "log_found": True, "n_seconds": log.n_seconds,
                    "corrupt_lines": log.corrupt_lines, "has_summary": log.has_summary,
                    "end_reason": None, "rtt_min_ns": None, "rtt_max_ns": None,

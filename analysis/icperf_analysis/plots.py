@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 
 from . import units
@@ -14,6 +15,7 @@ from .figures import (
     FigureSet,
     PlotFigure,
     fixed_groups,
+    flag_notes,
     new_figure,
     series,
     tuple_label,
@@ -24,6 +26,15 @@ from .figures import (
 LINE_STYLE = {"marker": "o", "markersize": 4, "linewidth": 1.2}
 REFERENCE_STYLE = {"color": "0.35", "linestyle": "--", "linewidth": 1.0}
 _TITLES = {t.kind: t.title for t in FIGURE_TYPES}
+SHORT_LABEL = "sender short of R by > 1 %"
+SHARED_LABEL = "shared cores (busy pollers share a core)"
+# Drawn over the points of flagged tests, in every panel that shows them.
+FLAG_MARKS = (
+    ("sender_short", SHORT_LABEL, {"marker": "x", "color": "tab:red", "markersize": 9}),
+    ("shared_cores", SHARED_LABEL, {"marker": "s", "markersize": 10, "markerfacecolor": "none",
+                                    "markeredgecolor": "black"}),
+)
+RTT_PERCENTILES = (("rtt_p50_us", "p50"), ("rtt_p99_us", "p99"), ("rtt_p999_us", "p99.9"))
 
 
 def _line_rate_label(line_bps: float, share: int = 1) -> str:
@@ -45,22 +56,51 @@ def _finish(ax: Axes, xlabel: str, ylabel: str, ticks: Sequence[float] = (),
     ax.legend(fontsize=8)
 
 
+def _mark(ax: Axes, rows: pd.DataFrame, x: str, y: str) -> None:
+    """Flag the points of tests whose senders fell short or whose pollers shared cores."""
+    for column, label, style in FLAG_MARKS:
+        flagged = rows[rows[column].eq(True)].dropna(subset=[x, y])
+        if not flagged.empty:
+            ax.plot(flagged[x].to_numpy(float), flagged[y].to_numpy(float), linestyle="none",
+                    label=label, **style)
+
+
 def rx_vs_tx(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
-    """Fig. 5.1: mean receiving rate M against the requested sending rate R, per vswitch."""
+    """Fig. 5.1: mean receiving rate M against the rate each sender achieved, per vswitch.
+
+    The requested rate R is drawn as a tick at the same M: a sender that could not keep up
+    then reads as such, not as packets lost between the containers.
+    """
     s = agg.summary
-    data = s[(s["dimension"] == "throughput") & (s["status"] == "ok") & s["m_mpps"].notna()]
+    ok = s[(s["dimension"] == "throughput") & (s["status"] == "ok") & s["m_mpps"].notna()]
+    data = ok[ok["sent_per_sender_pps"].notna()].assign(
+        sent_mpps=lambda d: d["sent_per_sender_pps"] / 1e6, rate_mpps=lambda d: d["rate"] / 1e6)
+    unknown = ok.loc[ok["sent_per_sender_pps"].isna(), "path"]
     keys = ["dimension", "hosts", "lab", "pkt_size", "burst"]
     out = []
-    for key, part in fixed_groups(data, keys, varying_variants(s)):
+    for key, part in fixed_groups(data, keys, varying_variants(data, keys)):
         label = tuple_label(key)
         fig, (ax,) = new_figure(1, label, _TITLES["rx_vs_tx"])
-        for name, rows in series(part):
-            curve = xy(rows.assign(rate_mpps=rows["rate"] / 1e6), "rate_mpps", "m_mpps")
-            ax.plot(curve.index, curve.to_numpy(), label=name, **LINE_STYLE)
-        top = float(part["rate"].max()) / 1e6
-        ax.plot([0, top], [0, top], label="M = R (no loss)", **REFERENCE_STYLE)
-        _finish(ax, "sending rate R per sender (Mpps)", "receiving rate M (Mpps)")
-        out.append(PlotFigure("rx_vs_tx", label, key, fig))
+        for name, rows in series(part, "rate"):
+            # Every test is a point: two tests do not become one by reaching the same rate.
+            rows = rows.sort_values(["sent_mpps", "rate"])
+            (line,) = ax.plot(rows["sent_mpps"], rows["m_mpps"], label=name, **LINE_STYLE)
+            color = line.get_color()
+            requested = rows.sort_values("rate")
+            ax.plot(requested["rate_mpps"], requested["m_mpps"], linestyle="none", marker="|",
+                    markersize=12, color=color, label=f"{name}: requested R")
+            for row in rows[rows["sender_short"]].itertuples():
+                ax.plot([row.sent_mpps, row.rate_mpps], [row.m_mpps, row.m_mpps], ":",
+                        color=color, linewidth=0.8, label="_nolegend_")
+        _mark(ax, part, "sent_mpps", "m_mpps")
+        top = float(max(part["sent_mpps"].max(), part["rate_mpps"].max()))
+        ax.plot([0, top], [0, top], label="M = sent (no loss)", **REFERENCE_STYLE)
+        _finish(ax, "achieved sending rate per sender (Mpps)", "receiving rate M (Mpps)")
+        plot = PlotFigure("rx_vs_tx", label, key, fig, notes=flag_notes(part))
+        if not unknown.empty:
+            plot.notes.append("not drawn, achieved sending rate unknown: "
+                              + ", ".join(unknown.astype(str)))
+        out.append(plot)
     return out
 
 
@@ -69,15 +109,16 @@ def max_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
     data = agg.maxima
     keys = ["dimension", "hosts", "lab", "burst"]
     out = []
-    for key, part in fixed_groups(data, keys, varying_variants(agg.summary)):
+    for key, part in fixed_groups(data, keys, varying_variants(data, keys)):
         label = tuple_label(key)
         fig, axes = new_figure(3, label, _TITLES["max_vs_pkt"])
         panels = (("m_mpps", "M (Mpps)"), ("m_gbps_l2", "M (Gbps, L2: frame bytes)"),
                   ("m_gbps_l1", "M (Gbps, L1: + FCS, preamble, IFG)"))
         for ax, (column, _ylabel) in zip(axes, panels, strict=True):
-            for name, rows in series(part):
+            for name, rows in series(part, "pkt_size"):
                 curve = xy(rows, "pkt_size", column)
                 ax.plot(curve.index, curve.to_numpy(), label=name, **LINE_STYLE)
+            _mark(ax, part, "pkt_size", column)
         if key["hosts"] == "remote":
             pairs = int(part["pairs"].iloc[0])
             sizes = np.array(sorted(part["pkt_size"].unique()), dtype=float)
@@ -87,7 +128,7 @@ def max_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
             axes[2].axhline(line_bps / 1e9 / pairs, label=ref, **REFERENCE_STYLE)
         for ax, (_column, ylabel) in zip(axes, panels, strict=True):
             _finish(ax, "packet size P (bytes)", ylabel, part["pkt_size"].unique(), log_x=True)
-        out.append(PlotFigure("max_vs_pkt", label, key, fig))
+        out.append(PlotFigure("max_vs_pkt", label, key, fig, notes=flag_notes(part)))
     return out
 
 
@@ -96,15 +137,18 @@ def vs_pairs(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
     data = agg.maxima
     keys = ["dimension", "hosts", "pkt_size", "burst"]
     out = []
-    for key, part in fixed_groups(data, keys, varying_variants(agg.summary)):
+    # N comes with the lab, and so does the lab's content: lab_sha256 does not split these.
+    variants = varying_variants(data, keys, exclude=("lab_sha256",))
+    for key, part in fixed_groups(data, keys, variants):
         label = tuple_label(key)
         fig, axes = new_figure(3, label, _TITLES["vs_pairs"])
         panels = (("m_mpps", "per-app M (Mpps)"), ("t_mpps", "total T (Mpps)"),
                   ("t_gbps_l1", "total T (Gbps, L1)"))
         for ax, (column, _ylabel) in zip(axes, panels, strict=True):
-            for name, rows in series(part):
+            for name, rows in series(part, "pairs"):
                 curve = xy(rows, "pairs", column)
                 ax.plot(curve.index, curve.to_numpy(), label=name, **LINE_STYLE)
+            _mark(ax, part, "pairs", column)
         if key["hosts"] == "remote":
             ref = _line_rate_label(line_bps)
             pps = units.line_rate_pps(float(key["pkt_size"]), line_bps)
@@ -112,20 +156,26 @@ def vs_pairs(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
             axes[2].axhline(line_bps / 1e9, label=ref, **REFERENCE_STYLE)
         for ax, (_column, ylabel) in zip(axes, panels, strict=True):
             _finish(ax, "pairs N", ylabel, part["pairs"].unique())
-        out.append(PlotFigure("vs_pairs", label, key, fig))
+        out.append(PlotFigure("vs_pairs", label, key, fig, notes=flag_notes(part)))
     return out
+
+
+def _latency_tests(agg: Aggregates) -> pd.DataFrame:
+    s = agg.summary
+    return s[(s["dimension"] == "latency") & (s["status"] == "ok") & s["rtt_mean_us"].notna()]
+
+
+RTT_KEYS = ["dimension", "hosts", "lab", "rate", "burst"]
 
 
 def rtt_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
     """Figs. 5.9-5.11: mean round-trip time against packet size, with the p50..p99 band."""
-    s = agg.summary
-    data = s[(s["dimension"] == "latency") & (s["status"] == "ok") & s["rtt_mean_us"].notna()]
-    keys = ["dimension", "hosts", "lab", "rate", "burst"]
+    data = _latency_tests(agg)
     out = []
-    for key, part in fixed_groups(data, keys, varying_variants(s)):
+    for key, part in fixed_groups(data, RTT_KEYS, varying_variants(data, RTT_KEYS)):
         label = tuple_label(key)
         fig, (ax,) = new_figure(1, label, _TITLES["rtt_vs_pkt"])
-        for name, rows in series(part):
+        for name, rows in series(part, "pkt_size"):
             curve = xy(rows, "pkt_size", "rtt_mean_us")
             (line,) = ax.plot(curve.index, curve.to_numpy(), label=f"{name} mean", **LINE_STYLE)
             band = rows.dropna(subset=["rtt_p50_us", "rtt_p99_us"])
@@ -137,9 +187,34 @@ def rtt_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
                 # A band of one packet size has no width: the bars keep it visible.
                 ax.vlines(low.index, low.to_numpy(), high.to_numpy(), color=line.get_color(),
                           alpha=0.5, linewidth=3)
+        _mark(ax, part, "pkt_size", "rtt_mean_us")
         _finish(ax, "packet size P (bytes)", "round-trip time (us)", part["pkt_size"].unique(),
                 log_x=True)
-        out.append(PlotFigure("rtt_vs_pkt", label, key, fig))
+        out.append(PlotFigure("rtt_vs_pkt", label, key, fig, notes=flag_notes(part)))
+    return out
+
+
+def rtt_pct_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
+    """RTT percentiles p50, p99, p99.9 against packet size, one line per switch.
+
+    The thesis draws the mean only (figs. 5.9-5.11); the tail is where switches that poll
+    and switches that sleep differ most, so it gets panels of its own, laid out like figs.
+    5.2/5.3. Thesis logs have no histogram: they appear in rtt_vs_pkt only.
+    """
+    data = _latency_tests(agg)
+    data = data[data["rtt_p50_us"].notna()]
+    out = []
+    for key, part in fixed_groups(data, RTT_KEYS, varying_variants(data, RTT_KEYS)):
+        label = tuple_label(key)
+        fig, axes = new_figure(len(RTT_PERCENTILES), label, _TITLES["rtt_pct_vs_pkt"])
+        for ax, (column, name_p) in zip(axes, RTT_PERCENTILES, strict=True):
+            for name, rows in series(part, "pkt_size"):
+                curve = xy(rows, "pkt_size", column)
+                ax.plot(curve.index, curve.to_numpy(), label=name, **LINE_STYLE)
+            _mark(ax, part, "pkt_size", column)
+            _finish(ax, "packet size P (bytes)", f"{name_p} round-trip time (us)",
+                    part["pkt_size"].unique(), log_x=True)
+        out.append(PlotFigure("rtt_pct_vs_pkt", label, key, fig, notes=flag_notes(part)))
     return out
 
 
@@ -148,12 +223,14 @@ BUILDERS: dict[str, Callable[[Aggregates, float], list[PlotFigure]]] = {
     "max_vs_pkt": max_vs_pkt,
     "vs_pairs": vs_pairs,
     "rtt_vs_pkt": rtt_vs_pkt,
+    "rtt_pct_vs_pkt": rtt_pct_vs_pkt,
 }
 _NO_DATA = {
     "rx_vs_tx": "no successful throughput test with a receiving rate",
     "max_vs_pkt": "no successful throughput test with a receiving rate",
     "vs_pairs": "no successful throughput test with a receiving rate",
     "rtt_vs_pkt": "no successful latency test with a round-trip time",
+    "rtt_pct_vs_pkt": "no successful latency test with an RTT histogram",
 }
 
 

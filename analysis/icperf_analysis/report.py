@@ -24,7 +24,8 @@ figcaption { font-size: 13px; color: #444; }
 img { max-width: 100%; }
 .bad { color: #a00; }
 """
-SUMMARY_COLUMNS = ["id", "status", "partial", "short", *PARAM_COLUMNS, "seconds_used",
+SUMMARY_COLUMNS = ["id", "status", "partial", "short", "shared_cores", "sender_short",
+                   *PARAM_COLUMNS, "seconds_used", "sent_per_sender_pps", "rate_shortfall",
                    "m_mpps", "t_mpps", "t_gbps_l2", "t_gbps_l1", "loss_ratio", "rate_cv_max",
                    "rtt_mean_us", "rtt_p50_us", "rtt_p99_us", "is_max"]
 
@@ -50,6 +51,32 @@ def _short(summary: pd.DataFrame, window: Window) -> str:
             f"too short to drop {window.warmup} s of warm-up and {window.cooldown} s of "
             "shutdown: all their seconds were kept.</p>")
     return text + _table(short[["id", "path", "seconds_used"]])
+
+
+def _marks(summary: pd.DataFrame) -> str:
+    """What the shared_cores and sender_short columns of the tables mean, and which tests."""
+    parts = []
+    shared = summary.loc[summary["shared_cores"].eq(True), "path"]
+    if not shared.empty:
+        parts.append("<p class='bad'><code>shared_cores</code> = True: the busy pollers of "
+                     "these tests (switch cores, DPDK applets, non-blocking sockets) share a "
+                     "core with other pollers, so they measure the scheduler as much as the "
+                     f"switch: {html.escape(', '.join(shared.astype(str)))}.</p>")
+    short = summary.loc[summary["sender_short"].eq(True), "path"]
+    if not short.empty:
+        parts.append("<p class='bad'><code>sender_short</code> = True: a sender of these tests "
+                     "sent more than 1 % below the requested rate R "
+                     "(<code>rate_shortfall</code>); the receiving rate figure draws every test "
+                     "at the rate its senders achieved (<code>sent_per_sender_pps</code>), R "
+                     f"as a tick: {html.escape(', '.join(short.astype(str)))}.</p>")
+    return "\n".join(parts)
+
+
+def _table_note(summary: pd.DataFrame) -> str:
+    if not (summary["shared_cores"].eq(True) | summary["sender_short"].eq(True)).any():
+        return ""
+    return ("<p>Rows with <code>shared_cores</code> or <code>sender_short</code> True: see "
+            "<em>Shared cores and short senders</em> above.</p>")
 
 
 def _hosts(summary: pd.DataFrame) -> str:
@@ -83,10 +110,17 @@ def _figures(figures: FigureSet) -> str:
             if png is None:
                 continue
             data = base64.b64encode(png.read_bytes()).decode("ascii")
+            caption = "<br>".join(html.escape(text) for text in [plot.label, *plot.notes])
             parts.append(f"<figure><img alt='{html.escape(plot.label)}' "
                          f"src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{html.escape(plot.label)}</figcaption></figure>")
+                         f"<figcaption>{caption}</figcaption></figure>")
     return "\n".join(parts)
+
+
+def _test_columns(summary: pd.DataFrame) -> list[str]:
+    """The per-test table's columns: the summary's main ones and the poller settings."""
+    settings = sorted(c for c in summary.columns if c.startswith("setting_"))
+    return [c for c in SUMMARY_COLUMNS if c in summary] + settings
 
 
 def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window: Window) -> str:
@@ -106,6 +140,9 @@ def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window:
         f"icperf-analyze {__version__}.</p>",
         "<h2>Failed and partial tests</h2>", _problems(s), _short(s, window),
     ]
+    marks = _marks(s)
+    if marks:
+        body += ["<h2>Shared cores and short senders</h2>", marks]
     if not notes.empty:
         body += ["<h2>Notes</h2>", _table(notes[["id", "notes"]])]
     if dataset.ignored:
@@ -117,7 +154,8 @@ def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window:
     body.append(_figures(figures) if figures is not None else "<p>Figures not drawn.</p>")
     body += ["<h2>Maximum throughput per configuration</h2>",
              _table(agg.maxima) if not agg.maxima.empty else "<p>No throughput test.</p>",
-             "<h2>Tests</h2>", _table(s[[c for c in SUMMARY_COLUMNS if c in s]]),
+             _table_note(s),
+             "<h2>Tests</h2>", _table(s[_test_columns(s)]), _table_note(s),
              "<h2>Hosts and versions</h2>", _hosts(s)]
     return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<title>icperf results</title><style>{_CSS}</style></head><body>\n"

@@ -45,15 +45,23 @@ def log_text(app: str, seconds: list[dict[str, Any]], summary: bool = True,
 
 
 def write_test(folder: Path, p: dict[str, Any], apps: list[tuple[str, str, str | None]],
-               status: str = "ok", reason: str | None = None, version: int = 1) -> Path:
-    """A test folder; apps are (container, app, log text or None for a missing log)."""
+               status: str = "ok", reason: str | None = None, version: int = 1,
+               shared_cores: bool | None = None, settings: dict[str, Any] | None = None,
+               ) -> Path:
+    """A test folder; apps are (container, app, log text or None for a missing log).
+
+    shared_cores and settings are left out of test.json when None, as in older trees.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
     for i, (container, app, text) in enumerate(apps):
         log = f"{container}.{app}.jsonl"
         peer = apps[i + 1 if i % 2 == 0 else i - 1][0]
-        entries.append({"container": container, "app": app, "peer": peer,
-                        "host": "localhost", "log": log})
+        entry = {"container": container, "app": app, "peer": peer, "host": "localhost",
+                 "log": log}
+        if shared_cores is not None:
+            entry |= {"cpus": [1], "shared_cores": shared_cores}
+        entries.append(entry)
         if text is not None:
             (folder / log).write_text(text)
     doc = {"v": version, "id": folder.name + ":" + "/".join(
@@ -61,13 +69,21 @@ def write_test(folder: Path, p: dict[str, Any], apps: list[tuple[str, str, str |
            "params": p, "start": "2026-11-27T21:00:00Z", "end": "2026-11-27T21:00:13Z",
            "status": status, "reason": reason, "host": HOST, "versions": VERSIONS,
            "apps": entries}
+    if settings is not None:
+        doc["settings"] = settings
     (folder / "test.json").write_text(json.dumps(doc, indent=1))
     return folder
 
 
 def throughput_test(root: Path, rx: list[float], sent: float | None = None,
-                    seconds: int = 12, **overrides: Any) -> Path:
-    """One sender/receiver pair per entry of `rx`, each receiving rx[i] packets every second."""
+                    seconds: int = 12, folder: str | None = None,
+                    shared_cores: bool | None = None, settings: dict[str, Any] | None = None,
+                    **overrides: Any) -> Path:
+    """One sender/receiver pair per entry of `rx`, each receiving rx[i] packets every second.
+
+    `folder` (relative to root) replaces the default folder name, e.g. to lay out a tree as
+    the playbooks do.
+    """
     p = params(pairs=len(rx), **overrides)
     sent = p["rate"] if sent is None else sent
     apps: list[tuple[str, str, str | None]] = []
@@ -77,11 +93,13 @@ def throughput_test(root: Path, rx: list[float], sent: float | None = None,
         apps += [(f"icp{2 * i}", "send", log_text("send", tx)),
                  (f"icp{2 * i + 1}", "recv", log_text("recv", rcv))]
     name = f"{p['hosts']}-{p['lab']}-{p['burst']}-{p['vswitch']}-{p['pkt_size']}-{p['rate']}"
-    return write_test(root / name, p, apps)
+    return write_test(root / (folder or name), p, apps, shared_cores=shared_cores,
+                      settings=settings)
 
 
 def latency_test(root: Path, buckets: list[list[int]], rtt_mean_ns: int,
-                 seconds: int = 12, **overrides: Any) -> Path:
+                 seconds: int = 12, folder: str | None = None,
+                 shared_cores: bool | None = None, **overrides: Any) -> Path:
     """One client/server pair echoing 1000 packets a second."""
     p = params(dimension="latency", rate=1000, **overrides)
     cli = [{"attempted": 1000, "sent": 1000, "dropped": 0, "echoed": 1000,
@@ -94,7 +112,7 @@ def latency_test(root: Path, buckets: list[list[int]], rtt_mean_ns: int,
         ("icp1", "server", log_text("server", srv)),
     ]
     name = f"lat-{p['hosts']}-{p['burst']}-{p['vswitch']}-{p['pkt_size']}"
-    return write_test(root / name, p, apps)
+    return write_test(root / (folder or name), p, apps, shared_cores=shared_cores)
 
 
 def analyse(root: Path, warmup: int = 5, cooldown: int = 5) -> tuple[Dataset, Aggregates]:

@@ -66,9 +66,12 @@ def test_receive_vs_send_rate(figures: FigureSet) -> None:
     plot = _one(figures, "rx_vs_tx", "(D = throughput, L = local, S = 1vs1, P = 64, B = 32)")
     (ax,) = plot.figure.axes
     lines = _lines(ax)
-    assert set(lines) == {"linux-bridge", "ovs", "M = R (no loss)"}
+    assert set(lines) == {"linux-bridge", "ovs", "linux-bridge: requested R", "ovs: requested R",
+                          "M = sent (no loss)"}
+    # Every sender reached its requested rate: the achieved x is the requested one.
     assert lines["linux-bridge"] == ([1.0, 2.0], pytest.approx([0.9, 1.2]))
     assert lines["ovs"] == ([1.0, 2.0], pytest.approx([1.0, 1.8]))
+    assert lines["ovs: requested R"] == ([1.0, 2.0], pytest.approx([1.0, 1.8]))
     assert "(D = throughput, L = local, S = 1vs1, P = 64, B = 32)" in plot.figure.get_suptitle()
 
 
@@ -120,10 +123,33 @@ def test_rtt_vs_packet_size_with_percentile_bands(figures: FigureSet) -> None:
     assert (ys.min(), ys.max()) == (10.0, 30.0)  # p50 10 us at 64 B, p99 30 us at 1500 B
 
 
+def test_rtt_percentiles_compare_switches(tmp_path: Path) -> None:
+    # The default sweep: linux-bridge, basicfwd and OVS-DPDK, 64 and 1500 B, latency tests.
+    for vswitch, cores, base in [("linux-bridge", 0, 40_000), ("basicfwd", 1, 10_000),
+                                 ("ovs", 1, 20_000)]:
+        for pkt, extra in [(64, 0), (1500, 5_000)]:
+            rtt = base + extra
+            latency_test(tmp_path, [[rtt, 89], [2 * rtt, 10], [4 * rtt, 1]], rtt,
+                         vswitch=vswitch, switch_cores=cores, pkt_size=pkt)
+    result = build_all(analyse(tmp_path)[1])
+    plots = [f for f in result.figures if f.kind == "rtt_pct_vs_pkt"]
+    assert [p.label for p in plots] == ["(D = latency, L = local, S = 1vs1, R = 1000, B = 32)"]
+    p50, p99, p999 = plots[0].figure.axes
+    assert [ax.get_ylabel() for ax in (p50, p99, p999)] == [
+        "p50 round-trip time (us)", "p99 round-trip time (us)", "p99.9 round-trip time (us)"]
+    assert all(ax.get_xscale() == "log" for ax in (p50, p99, p999))
+    assert _lines(p50)["linux-bridge"] == ([64.0, 1500.0], pytest.approx([40.0, 45.0]))
+    assert _lines(p50)["basicfwd"] == ([64.0, 1500.0], pytest.approx([10.0, 15.0]))
+    assert _lines(p99)["ovs"] == ([64.0, 1500.0], pytest.approx([40.0, 50.0]))
+    assert _lines(p999)["ovs"] == ([64.0, 1500.0], pytest.approx([80.0, 100.0]))
+    means = _lines(next(f for f in result.figures if f.kind == "rtt_vs_pkt").figure.axes[0])
+    assert {"linux-bridge mean", "basicfwd mean", "ovs mean"} <= set(means)
+
+
 def test_figure_types_without_data_are_skipped(tmp_path: Path) -> None:
     throughput_test(tmp_path, [1000.0])
     result = build_all(analyse(tmp_path)[1])
-    assert set(result.skipped) == {"rtt_vs_pkt"}
+    assert set(result.skipped) == {"rtt_vs_pkt", "rtt_pct_vs_pkt"}
     assert {f.kind for f in result.figures} == {"rx_vs_tx", "max_vs_pkt", "vs_pairs"}
 
 
