@@ -129,7 +129,7 @@ POLL = 0.05
 START_RECORD = re.compile(r'"type": ?"start"')
 
 
-class TestContainers:
+class ContainerSet:
     """The containers of one test on this host."""
 
     def __init__(self, module: Any) -> None:
@@ -375,7 +375,7 @@ def main() -> None:
         },
         supports_check_mode=True,
     )
-    handler = TestContainers(module)
+    handler = ContainerSet(module)
     if module.check_mode:
         module.exit_json(changed=handler.would_change())
     phases = {

@@ -78,8 +78,8 @@ def test_check_mode_lists_the_tests_and_runs_nothing(
 
     assert run.rc == 0, run.stdout[-3000:]
     for size in (64, 512, 960, 1408):
-        assert f"32/linux-bridge/{size}/20000" in run.stdout
-    assert "32/linux-bridge/1500/20000" not in run.stdout
+        assert f"icpl-pair/d3/32/linux-bridge/{size}/20000" in run.stdout
+    assert "icpl-pair/d3/32/linux-bridge/1500/20000" not in run.stdout
     ran_after_check = [
         (e["event_data"]["play"], e["event_data"].get("task"))
         for e in run.events
@@ -88,5 +88,26 @@ def test_check_mode_lists_the_tests_and_runs_nothing(
     ]
     assert ran_after_check == []
     assert "Remove containers left by an interrupted run" not in run.task_names()
+    assert host_state() == clean_host
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("playbook", ["testset.yml", "run_test.yml"])
+def test_a_list_cut_short_by_ansible_is_refused(
+    tmp_path: Path, clean_host: dict[str, Any], playbook: str
+) -> None:
+    # The shell hands over "rates=20000 40000"; Ansible alone would run 20000 and drop 40000.
+    extravars = base_vars(tmp_path)
+    extravars.pop("rates")
+    run = run_playbook(tmp_path, playbook, extravars, cmdline='-e "rates=20000 40000"')
+
+    assert run.rc != 0
+    messages = [_message(failure) for failure in run.failures()]
+    assert any(
+        message.startswith("rates: -e 'rates=20000 40000' gives rates=20000 and drops '40000'")
+        and "rates=20000,40000" in message
+        for message in messages
+    ), messages
+    assert run.plays() == [FIRST_PLAYS[playbook]]
     assert host_state() == clean_host
     assert not (tmp_path / "results").exists()

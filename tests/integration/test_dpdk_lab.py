@@ -53,7 +53,7 @@ def test_dpdk_switch_between_containers(
     run = run_playbook(tmp_path, "testset.yml", base_vars(tmp_path, vswitch=vswitch))
 
     assert run.rc == 0, run.stdout[-4000:]
-    folder = tmp_path / f"results/32/{vswitch}/64/20000"
+    folder = tmp_path / f"results/icpl-pair/c1-d3/32/{vswitch}/64/20000"
     record = json.loads((folder / "test.json").read_text())
     assert record["status"] == "ok", record["reason"]
     assert record["versions"][vswitch]

@@ -26,9 +26,9 @@ pytestmark = HOST_TEST_MARKS
 LXC_PATH = Path("/var/lib/lxc")
 
 RESUME_PATHS = [
-    "32/linux-bridge/64/20000",
-    "32/linux-bridge/128/20000",
-    "32/linux-bridge/256/20000",
+    "icpl-pair/d3/32/linux-bridge/64/20000",
+    "icpl-pair/d3/32/linux-bridge/128/20000",
+    "icpl-pair/d3/32/linux-bridge/256/20000",
 ]
 
 
@@ -116,12 +116,13 @@ def test_killed_generator_fails_the_test_and_restores_the_host(
     # The sweep reports the failure...
     assert run.rc != 0
     assert "1 of 1 tests failed" in run.stdout
-    record = json.loads((tmp_path / "results/32/linux-bridge/64/20000/test.json").read_text())
+    folder = tmp_path / "results/icpl-pair/d8/32/linux-bridge/64/20000"
+    record = json.loads((folder / "test.json").read_text())
     assert record["status"] == "failed"
     assert "icpl-s0.send" in record["reason"]
     assert "killed by signal 9" in record["reason"]
     # ...keeps the logs it has...
-    assert (tmp_path / "results/32/linux-bridge/64/20000/icpl-r0.recv.jsonl").exists()
+    assert (folder / "icpl-r0.recv.jsonl").exists()
     # ...and leaves the host as it found it.
     assert read_fake_sysfs(fake_sysfs) == sysfs_before
     assert host_state() == clean_host

@@ -23,7 +23,10 @@ from .conftest import (
 
 pytestmark = HOST_TEST_MARKS
 
-SWEEP_PATHS = ["32/linux-bridge/64/20000", "32/linux-bridge/128/20000"]
+SWEEP_PATHS = [
+    "icpl-pair/d3/32/linux-bridge/64/20000",
+    "icpl-pair/d3/32/linux-bridge/128/20000",
+]
 
 
 def _check_test_json(record: dict[str, Any], path: str, pkt_size: int) -> None:
@@ -56,7 +59,7 @@ def test_two_test_sweep_delivers_every_packet(tmp_path: Path, clean_host: dict[s
 
     assert run.rc == 0, run.stdout[-4000:]
     assert "icperf: 2 tests (0 already done)" in run.stdout
-    assert "icperf: test 2/2 32/linux-bridge/128/20000" in run.stdout
+    assert "icperf: test 2/2 icpl-pair/d3/32/linux-bridge/128/20000" in run.stdout
     results = tmp_path / "results"
     for path, pkt_size in zip(SWEEP_PATHS, (64, 128), strict=True):
         folder = results / path
@@ -97,7 +100,7 @@ def test_latency_run_test_echoes(
     run = run_playbook(tmp_path, "run_test.yml", extravars)
 
     assert run.rc == 0, run.stdout[-4000:]
-    folder = tmp_path / "results" / "1/linux-bridge/64/2000"
+    folder = tmp_path / "results" / "icpl-latency/d3/1/linux-bridge/64/2000"
     record = json.loads((folder / "test.json").read_text())
     assert record["status"] == "ok", record["reason"]
     assert record["params"]["dimension"] == "latency"
