@@ -245,7 +245,9 @@ def provisioned(tmp_path_factory: pytest.TempPathFactory) -> None:
     """icperf built and installed, LXC and the rootfs set up (once per session)."""
     if SKIP_REASON:
         pytest.skip(SKIP_REASON)
-    run = run_playbook(tmp_path_factory.mktemp("provision"), "provision.yml", {})
+    run = run_playbook(
+        tmp_path_factory.mktemp("provision"), "provision.yml", {"vswitches": "linux-bridge"}
+    )
     assert run.rc == 0, run.stdout[-3000:]
 
 

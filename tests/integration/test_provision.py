@@ -14,7 +14,7 @@ ROOTFS = Path("/var/lib/icperf/rootfs")
 
 
 def test_provision_builds_the_rootfs_and_is_idempotent(tmp_path: Path, provisioned: None) -> None:
-    run = run_playbook(tmp_path, "provision.yml", {})
+    run = run_playbook(tmp_path, "provision.yml", {"vswitches": "linux-bridge"})
 
     assert run.rc == 0, run.stdout[-3000:]
     changed = [
