@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -24,14 +25,29 @@ from ansible_collections.icperf.lab.plugins.module_utils import (
 )
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+FILTER_DIR = Path(__file__).resolve().parents[2] / "plugins" / "filter"
 FILTERS = FilterModule().filters()
 
 
+def _all_filters() -> dict[str, Any]:
+    """Filters of every filter plugin file of the collection, each name exported once."""
+    found: dict[str, Any] = {}
+    for path in sorted(FILTER_DIR.glob("*.py")):
+        module = importlib.import_module(
+            f"ansible_collections.icperf.lab.plugins.filter.{path.stem}"
+        )
+        for name, function in module.FilterModule().filters().items():
+            assert name not in found, f"{name} is exported by two filter files"
+            found[name] = function
+    return found
+
+
 def test_every_documented_filter_is_exported() -> None:
-    docs = Path(__file__).resolve().parents[2] / "plugins" / "filter"
+    docs = FILTER_DIR
+    exported = _all_filters()
     documented = {path.stem for path in docs.glob("*.yml")}
-    assert documented == set(FILTERS)
-    for name in FILTERS:
+    assert documented == set(exported)
+    for name in exported:
         doc = yaml.safe_load((docs / f"{name}.yml").read_text(encoding="utf-8"))
         assert doc["DOCUMENTATION"]["name"] == name
         assert {"EXAMPLES", "RETURN"} <= set(doc)
