@@ -50,10 +50,10 @@ static void *sender_main(void *arg)
 		if (pacer.deadline >= tx->end)
 			break;
 		unsigned n = tx_prepare(t, burst);
-		uint64_t ts = clock_ticks_to_ns(now);
 		for (unsigned i = 0; i < n; i++)
-			fill(t->tx_payload[i], plen, seq + i, ts);
-		unsigned k = tx_commit(t, n);
+			fill(t->tx_payload[i], plen, seq + i, 0);
+		/* Stamps each packet as it leaves (or the burst, where one call sends it). */
+		unsigned k = tx_commit_stamped(t, n);
 		seq += k;
 		attempted += burst;
 		sent += k;
@@ -67,6 +67,10 @@ static void *sender_main(void *arg)
 
 struct client_rx {
 	struct histogram *second, *whole;
+	/* The whole run's RTTs of the first and of the last packet of each burst: their
+	 * difference is what the position in a burst adds to an RTT. */
+	struct histogram *first, *last;
+	uint64_t burst;
 	uint64_t echoed;  /* this second */
 	uint64_t seen_attempted, seen_sent;
 };
@@ -78,8 +82,17 @@ static void receive_echoes(struct transport *t, struct client_rx *rx)
 		return;
 	uint64_t now = clock_now_ns();
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t sent_at = payload_ts(t->rx_payload[i]);
-		hist_record(rx->second, now > sent_at ? now - sent_at : 0);
+		const uint8_t *p = t->rx_payload[i];
+		uint64_t sent_at = payload_ts(p);
+		uint64_t rtt = now > sent_at ? now - sent_at : 0;
+		hist_record(rx->second, rtt);
+		/* Numbers are consecutive from 0 over the packets sent, so this is the position
+		 * in the burst for as long as the sender drops nothing. */
+		uint64_t pos = payload_seq(p) % rx->burst;
+		if (pos == 0)
+			hist_record(rx->first, rtt);
+		if (pos == rx->burst - 1)
+			hist_record(rx->last, rtt);
 	}
 	rx->echoed += n;
 	rx_release(t, n);
@@ -167,6 +180,13 @@ static int client_run(const struct options *o, struct transport *t, struct repor
 	/* After a signal the unfinished second is counted in the summary only. */
 	counters_add(&total, &cur);
 	rtt_stats_from_hist(&total.rtt, rx->whole);
+	struct rtt_stats first, final;
+	rtt_stats_from_hist(&first, rx->first);
+	rtt_stats_from_hist(&final, rx->last);
+	total.rtt_first_count = first.count;
+	total.rtt_first_p50 = first.p50;
+	total.rtt_last_count = final.count;
+	total.rtt_last_p50 = final.p50;
 	report_summary(rep, &total, run_elapsed(&run, end), by_duration ? "duration" : "signal");
 	report_hist(rep, rx->whole);
 	if (tx.skipped)
@@ -178,16 +198,15 @@ static int client_run(const struct options *o, struct transport *t, struct repor
 
 int app_client(const struct options *o)
 {
-	struct client_rx rx = { .second = malloc(sizeof(struct histogram)),
-				.whole = malloc(sizeof(struct histogram)) };
-	if (!rx.second || !rx.whole) {
+	struct histogram *h = malloc(4 * sizeof(*h));
+	if (!h) {
 		fprintf(stderr, "icperf: client: out of memory\n");
-		free(rx.second);
-		free(rx.whole);
 		return 1;
 	}
-	hist_reset(rx.second);
-	hist_reset(rx.whole);
+	for (unsigned i = 0; i < 4; i++)
+		hist_reset(&h[i]);
+	struct client_rx rx = { .second = &h[0], .whole = &h[1], .first = &h[2], .last = &h[3],
+				.burst = o->burst };
 	struct transport *t;
 	struct report rep;
 	int rc = app_open(o, &t, &rep);
@@ -198,7 +217,6 @@ int app_client(const struct options *o)
 		transport_close(t);
 		report_free(&rep);
 	}
-	free(rx.second);
-	free(rx.whole);
+	free(h);
 	return rc;
 }

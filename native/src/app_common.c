@@ -47,6 +47,22 @@ void app_pin(int cpu)
 		fprintf(stderr, "icperf: --cpu: pinning to CPU %d failed: %s\n", cpu, strerror(err));
 }
 
+/* The client stamps through tx_commit_stamped; send stamps a burst once, when it takes the
+ * burst up (only the spacing of bursts matters to it); receivers send no stamps of their own. */
+static const char *tx_stamp_of(const struct options *o, const struct transport *t)
+{
+	switch (o->role) {
+	case ROLE_CLIENT:
+		return t->tx_stamp;
+	case ROLE_SEND:
+		return "per-burst";
+	case ROLE_RECV:
+	case ROLE_SERVER:
+		break;
+	}
+	return NULL;
+}
+
 int app_open(const struct options *o, struct transport **t, struct report *rep)
 {
 	char flagval[32];
@@ -63,7 +79,7 @@ int app_open(const struct options *o, struct transport **t, struct report *rep)
 	rc = transport_open(o, t);
 	if (rc)
 		return rc;
-	report_init(rep, o, (*t)->ops->name);
+	report_init(rep, o, (*t)->ops->name, tx_stamp_of(o, *t));
 	if (o->cpu >= 0 && o->role != ROLE_CLIENT)
 		app_pin(o->cpu);
 	return 0;

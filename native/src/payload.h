@@ -20,6 +20,13 @@ static inline void payload_put_header(uint8_t *p, uint64_t seq, uint64_t ts_ns)
 	memcpy(p + 16, &m, 4);
 }
 
+/* Rewrites only the send timestamp of a payload whose header is written. */
+static inline void payload_put_ts(uint8_t *p, uint64_t ts_ns)
+{
+	uint64_t t = htole64(ts_ns);
+	memcpy(p + 8, &t, 8);
+}
+
 static inline bool payload_is_icperf(const uint8_t *p, uint32_t len)
 {
 	uint32_t m;

@@ -88,9 +88,10 @@ static void line_end(struct line *l)
 	fputs(l->json ? "}\n" : "\n", l->f);
 }
 
-void report_init(struct report *r, const struct options *o, const char *transport)
+void report_init(struct report *r, const struct options *o, const char *transport,
+		 const char *tx_stamp)
 {
-	*r = (struct report){ .o = o, .transport = transport };
+	*r = (struct report){ .o = o, .transport = transport, .tx_stamp = tx_stamp };
 }
 
 void report_start(struct report *r, double start_wall)
@@ -128,9 +129,21 @@ void report_start(struct report *r, double start_wall)
 	put_u(&l, "duration", o->duration);
 	put_s(&l, "clock", clock_name());
 	put_u(&l, "tsc_hz", g_clock.use_tsc ? g_clock.hz : 0);
+	if (r->tx_stamp)
+		put_s(&l, "tx_stamp", r->tx_stamp);
+	else
+		put_null(&l, "tx_stamp");
 	put_f(&l, "ts", start_wall, 6);
 	line_end(&l);
 	fflush(stdout);
+}
+
+static void put_u_or_null(struct line *l, const char *key, uint64_t v, uint64_t count)
+{
+	if (count)
+		put_u(l, key, v);
+	else
+		put_null(l, key);
 }
 
 static void put_rtt(struct line *l, const struct rtt_stats *s)
@@ -252,6 +265,10 @@ void report_summary(struct report *r, const struct counters *total, double elaps
 	put_u(&l, "seconds", r->seconds);
 	put_f(&l, "elapsed", elapsed, 6);
 	put_counters(&l, r->o->role, total);
+	if (r->o->role == ROLE_CLIENT) {
+		put_u_or_null(&l, "rtt_first_p50_ns", total->rtt_first_p50, total->rtt_first_count);
+		put_u_or_null(&l, "rtt_last_p50_ns", total->rtt_last_p50, total->rtt_last_count);
+	}
 	if (r->o->role == ROLE_SEND || r->o->role == ROLE_CLIENT) {
 		put_f(&l, "offered_pps", (double)total->attempted / secs, 3);
 		put_f(&l, "sent_pps", (double)total->sent / secs, 3);

@@ -22,6 +22,9 @@ struct counters {
 	uint64_t tx;                       /* server */
 	uint64_t echoed;                   /* client */
 	struct rtt_stats rtt;              /* client */
+	/* Client summary only: medians of the first and the last packet of each burst (a
+	 * count of 0 writes null). */
+	uint64_t rtt_first_count, rtt_first_p50, rtt_last_count, rtt_last_p50;
 };
 
 struct second_record {
@@ -33,6 +36,7 @@ struct second_record {
 struct report {
 	const struct options *o;
 	const char *transport;
+	const char *tx_stamp; /* NULL for applets that do not timestamp what they send */
 	double start_wall;
 	unsigned seconds;
 	/* -s: records held until the run ends */
@@ -40,7 +44,8 @@ struct report {
 	unsigned held_count, held_cap;
 };
 
-void report_init(struct report *r, const struct options *o, const char *transport);
+void report_init(struct report *r, const struct options *o, const char *transport,
+		 const char *tx_stamp);
 void report_start(struct report *r, double start_wall);
 void report_second(struct report *r, const struct second_record *rec);
 /* Writes the held seconds (with -s), then the summary. */

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "clock.h"
+#include "payload.h"
+
 /* Drops at the sender are expected and counted; anything else is said once on stderr so a
  * run that sends nothing at all explains itself. */
 static void __attribute__((cold)) report_error(struct sockio *s, bool tx, int err)
@@ -41,6 +44,34 @@ static unsigned send_mmsg(struct sockio *s, struct mmsghdr *m, unsigned n)
 	return (unsigned)r;
 }
 
+static inline uint8_t *payload_of(const struct sockio *s, const struct mmsghdr *m)
+{
+	return (uint8_t *)m->msg_hdr.msg_iov->iov_base + s->payload_off;
+}
+
+/* Packet i's timestamp must not include the i sendmsg() calls before it. */
+static unsigned send_each_stamped(struct sockio *s, struct mmsghdr *m, unsigned n)
+{
+	unsigned i;
+	for (i = 0; i < n; i++) {
+		payload_put_ts(payload_of(s, &m[i]), clock_now_ns());
+		if (sendmsg(s->fd, &m[i].msg_hdr, s->tx_flags) < 0) {
+			report_error(s, true, errno);
+			break;
+		}
+	}
+	return i;
+}
+
+/* One syscall hands the whole burst over: the latest time common to all its packets. */
+static unsigned send_mmsg_stamped(struct sockio *s, struct mmsghdr *m, unsigned n)
+{
+	const uint64_t ts = clock_now_ns();
+	for (unsigned i = 0; i < n; i++)
+		payload_put_ts(payload_of(s, &m[i]), ts);
+	return send_mmsg(s, m, n);
+}
+
 /* The first call may block (-B); the rest of the burst takes only what is already queued. */
 static unsigned recv_each(struct sockio *s, struct mmsghdr *m, unsigned n)
 {
@@ -75,9 +106,9 @@ static void set_buffer(int fd, int force_opt, int opt, int bytes)
 		setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof(bytes));
 }
 
-void sockio_init(struct sockio *s, int fd, const struct options *o)
+void sockio_init(struct sockio *s, int fd, const struct options *o, uint32_t payload_off)
 {
-	*s = (struct sockio){ .fd = fd };
+	*s = (struct sockio){ .fd = fd, .payload_off = payload_off };
 	set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, 16 << 20);
 	set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, 4 << 20);
 	if (o->blocking) {
@@ -92,4 +123,6 @@ void sockio_init(struct sockio *s, int fd, const struct options *o)
 	}
 	s->send = o->mmsg ? send_mmsg : send_each;
 	s->recv = o->mmsg ? recv_mmsg : recv_each;
+	s->send_stamped = o->mmsg ? send_mmsg_stamped : send_each_stamped;
+	s->tx_stamp = o->mmsg ? "per-burst" : "per-packet";
 }

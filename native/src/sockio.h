@@ -5,6 +5,7 @@
 #define ICPERF_SOCKIO_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "options.h"
@@ -16,14 +17,21 @@ struct sockio {
 	int fd;
 	int tx_flags;
 	int rx_flags;
+	uint32_t payload_off; /* where the icperf payload starts in each message's buffer */
 	/* Return how many of m[0..n-1] went / arrived: always a prefix. */
 	unsigned (*send)(struct sockio *s, struct mmsghdr *m, unsigned n);
 	unsigned (*recv)(struct sockio *s, struct mmsghdr *m, unsigned n);
+	/* send() that first writes the clock into each payload's timestamp: right before each
+	 * packet's own sendmsg(), or once right before the burst's sendmmsg() (-m); tx_stamp
+	 * names which ("per-packet", "per-burst"). */
+	unsigned (*send_stamped)(struct sockio *s, struct mmsghdr *m, unsigned n);
+	const char *tx_stamp;
 	bool tx_error_reported, rx_error_reported;
 };
 
 /* Configures fd (buffers, timeouts) and picks the functions. Never fails: a buffer size
- * the kernel refuses only costs headroom. */
-void sockio_init(struct sockio *s, int fd, const struct options *o);
+ * the kernel refuses only costs headroom. payload_off is the offset of the icperf payload
+ * in the messages' buffers: 0 for UDP, the header length for raw frames. */
+void sockio_init(struct sockio *s, int fd, const struct options *o, uint32_t payload_off);
 
 #endif

@@ -22,6 +22,13 @@
  *   k = tx_commit(t, n)      sends the n prepared frames and returns how many were accepted:
  *                            always a prefix, frames 0..k-1. Frames k..n-1 are released (DPDK
  *                            frees the mbufs) and count as dropped by the sender.
+ *   k = tx_commit_stamped(t, n)  the same, but first overwrites each payload's send
+ *                            timestamp with the clock (clock_now_ns()) as late as the API
+ *                            allows: right before the frame's own send call where every
+ *                            frame has one, else once right before the call that takes the
+ *                            whole burst. t->tx_stamp says which: "per-packet" or
+ *                            "per-burst" (the start record's tx_stamp). The client uses it,
+ *                            so an RTT does not include the sends of the frames before it.
  * Receiving (one thread):
  *   n = rx_burst(t)          receives up to `burst` frames and returns how many are
  *                            addressed to this applet (destination MAC, IPv4 address and UDP
@@ -53,6 +60,7 @@ struct transport_ops {
 	const char *name; /* "udp", "raw", "dpdk": the start record's transport field */
 	unsigned (*tx_prepare)(struct transport *t, unsigned n);
 	unsigned (*tx_commit)(struct transport *t, unsigned n);
+	unsigned (*tx_commit_stamped)(struct transport *t, unsigned n);
 	unsigned (*rx_burst)(struct transport *t);
 	void (*rx_release)(struct transport *t, unsigned n);
 	unsigned (*echo)(struct transport *t, unsigned n);
@@ -64,6 +72,7 @@ struct transport {
 	const struct transport_ops *ops;
 	unsigned burst;
 	uint32_t payload_len;
+	const char *tx_stamp; /* how tx_commit_stamped stamps: "per-packet" or "per-burst" */
 	uint8_t *tx_payload[ICPERF_MAX_BURST];
 	uint8_t *rx_payload[ICPERF_MAX_BURST];
 	uint32_t rx_len[ICPERF_MAX_BURST];
@@ -87,6 +96,11 @@ static inline unsigned tx_prepare(struct transport *t, unsigned n)
 static inline unsigned tx_commit(struct transport *t, unsigned n)
 {
 	return t->ops->tx_commit(t, n);
+}
+
+static inline unsigned tx_commit_stamped(struct transport *t, unsigned n)
+{
+	return t->ops->tx_commit_stamped(t, n);
 }
 
 static inline unsigned rx_burst(struct transport *t)

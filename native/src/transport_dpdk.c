@@ -26,7 +26,9 @@
 #include <rte_mempool.h>
 
 #include "app.h"
+#include "clock.h"
 #include "frame.h"
+#include "payload.h"
 #include "transport.h"
 #include "transport_dpdk_eal.h"
 
@@ -111,6 +113,15 @@ static unsigned dpdk_tx_commit(struct transport *t, unsigned n)
 	return k;
 }
 
+/* rte_eth_tx_burst() takes the whole burst: one stamp, as late as possible. */
+static unsigned dpdk_tx_commit_stamped(struct transport *t, unsigned n)
+{
+	const uint64_t ts = clock_now_ns();
+	for (unsigned i = 0; i < n; i++)
+		payload_put_ts(t->tx_payload[i], ts);
+	return dpdk_tx_commit(t, n);
+}
+
 static unsigned dpdk_rx_burst(struct transport *t)
 {
 	struct dpdk_transport *d = (struct dpdk_transport *)t;
@@ -181,6 +192,7 @@ static const struct transport_ops dpdk_ops = {
 	.name = "dpdk",
 	.tx_prepare = dpdk_tx_prepare,
 	.tx_commit = dpdk_tx_commit,
+	.tx_commit_stamped = dpdk_tx_commit_stamped,
 	.rx_burst = dpdk_rx_burst,
 	.rx_release = dpdk_rx_release,
 	.echo = dpdk_echo,
@@ -288,6 +300,7 @@ static void dpdk_wire(struct dpdk_transport *d, const struct options *o)
 	d->base.ops = &dpdk_ops;
 	d->base.burst = o->burst;
 	d->base.payload_len = options_payload_len(o);
+	d->base.tx_stamp = "per-burst";
 	d->frame_len = o->pkt_size;
 	memcpy(d->me.mac, o->local_mac, 6);
 	d->me.ip = o->local_ip.s_addr;

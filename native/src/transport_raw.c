@@ -41,6 +41,12 @@ static unsigned raw_tx_commit(struct transport *t, unsigned n)
 	return r->io.send(&r->io, r->tx_msgs, n);
 }
 
+static unsigned raw_tx_commit_stamped(struct transport *t, unsigned n)
+{
+	struct raw_transport *r = (struct raw_transport *)t;
+	return r->io.send_stamped(&r->io, r->tx_msgs, n);
+}
+
 static unsigned raw_rx_burst(struct transport *t)
 {
 	struct raw_transport *r = (struct raw_transport *)t;
@@ -101,6 +107,7 @@ static const struct transport_ops raw_ops = {
 	.name = "raw",
 	.tx_prepare = raw_tx_prepare,
 	.tx_commit = raw_tx_commit,
+	.tx_commit_stamped = raw_tx_commit_stamped,
 	.rx_burst = raw_rx_burst,
 	.rx_release = raw_rx_release,
 	.echo = raw_echo,
@@ -218,7 +225,8 @@ int transport_raw_open(const struct options *o, struct transport **out)
 		}
 		return 1;
 	}
-	sockio_init(&r->io, fd, o);
+	sockio_init(&r->io, fd, o, ICPERF_HDR_LEN);
+	r->base.tx_stamp = r->io.tx_stamp;
 	r->base.ops = &raw_ops;
 	r->base.burst = o->burst;
 	r->base.payload_len = options_payload_len(o);

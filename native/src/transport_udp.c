@@ -35,6 +35,12 @@ static unsigned udp_tx_commit(struct transport *t, unsigned n)
 	return u->io.send(&u->io, u->tx_msgs, n);
 }
 
+static unsigned udp_tx_commit_stamped(struct transport *t, unsigned n)
+{
+	struct udp_transport *u = (struct udp_transport *)t;
+	return u->io.send_stamped(&u->io, u->tx_msgs, n);
+}
+
 static unsigned udp_rx_burst(struct transport *t)
 {
 	struct udp_transport *u = (struct udp_transport *)t;
@@ -73,7 +79,8 @@ static unsigned udp_echo(struct transport *t, unsigned n)
 static void udp_close(struct transport *t)
 {
 	struct udp_transport *u = (struct udp_transport *)t;
-	close(u->io.fd);
+	if (u->io.fd >= 0)
+		close(u->io.fd);
 	free(u->tx_buf);
 	free(u->rx_buf);
 	free(u->tx_msgs);
@@ -91,6 +98,7 @@ static const struct transport_ops udp_ops = {
 	.name = "udp",
 	.tx_prepare = udp_tx_prepare,
 	.tx_commit = udp_tx_commit,
+	.tx_commit_stamped = udp_tx_commit_stamped,
 	.rx_burst = udp_rx_burst,
 	.rx_release = udp_rx_release,
 	.echo = udp_echo,
@@ -135,13 +143,15 @@ int transport_udp_open(const struct options *o, struct transport **out)
 {
 	struct udp_transport *u = calloc(1, sizeof(*u));
 	uint32_t payload_len = options_payload_len(o);
+	/* calloc leaves fd 0, a descriptor udp_close() would close: no socket yet is -1. */
+	if (u)
+		u->io.fd = -1;
 	if (!u || !udp_alloc(u, o->burst, payload_len)) {
 		fprintf(stderr, "icperf: -b %u: cannot allocate buffers\n", o->burst);
 		if (u)
 			udp_close(&u->base);
 		return 1;
 	}
-	u->io.fd = -1;
 	u->base.ops = &udp_ops;
 	u->base.burst = o->burst;
 	u->base.payload_len = payload_len;
@@ -155,7 +165,8 @@ int transport_udp_open(const struct options *o, struct transport **out)
 		udp_close(&u->base);
 		return 1;
 	}
-	sockio_init(&u->io, fd, o);
+	sockio_init(&u->io, fd, o, 0);
+	u->base.tx_stamp = u->io.tx_stamp;
 	/* Bound to LOCAL_IP:port on every role, so a server's echo goes back to the port the
 	 * client listens on. */
 	struct sockaddr_in local = { .sin_family = AF_INET, .sin_addr = o->local_ip,

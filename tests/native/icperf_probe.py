@@ -104,7 +104,9 @@ def cmd_raw_inject(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_capture(a: argparse.Namespace) -> dict[str, Any]:
-    """Receives icperf datagrams until `idle` seconds pass without one (after the first)."""
+    """Receives icperf datagrams until `idle` seconds pass without one (after the first).
+    Each packet: seq, timestamp, magic ok, -c pattern ok, payload zero, arrival time (ns of
+    this probe's CLOCK_MONOTONIC)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, 33, 32 << 20)  # SO_RCVBUFFORCE
     sock.bind((a.ip, a.port))
@@ -114,10 +116,11 @@ def cmd_capture(a: argparse.Namespace) -> dict[str, Any]:
     try:
         while len(packets) < a.max:
             data = sock.recv(2048)
+            arrived = time.monotonic_ns()
             seq, ts, magic = HEADER.unpack_from(data)
             rest = data[HEADER.size :]
             pattern = bytes((seq + j) & 0xFF for j in range(len(rest)))
-            packets.append([seq, ts, magic == MAGIC, rest == pattern, not any(rest)])
+            packets.append([seq, ts, magic == MAGIC, rest == pattern, not any(rest), arrived])
             sock.settimeout(a.idle)
     except TimeoutError:
         pass

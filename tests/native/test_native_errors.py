@@ -89,3 +89,76 @@ def test_help_goes_to_stdout(icperf: Path, argv: list[str]) -> None:
     assert proc.returncode == 0 and proc.stderr == ""
     assert "LOCAL_IP LOCAL_MAC REMOTE_IP REMOTE_MAC" in proc.stdout
     assert "SIZE-42" in proc.stdout, "usage explains that -p is the frame size"
+
+
+# Preloaded into an applet: calloc() fails for exactly FAIL_NMEMB elements, which only the
+# transports' per-burst buffers ask for (-b FAIL_NMEMB), and at exit the process reads its
+# standard input, which must still be the one it was started with.
+FAIL_NMEMB = 1000
+ALLOC_SHIM = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+extern void *__libc_calloc(size_t n, size_t size);
+
+void *calloc(size_t n, size_t size)
+{
+	if (n == FAIL_NMEMB) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return __libc_calloc(n, size);
+}
+
+__attribute__((destructor)) static void read_stdin_at_exit(void)
+{
+	char buf[64];
+	ssize_t got = read(0, buf, sizeof(buf) - 1);
+	if (got < 0)
+		dprintf(2, "shim: stdin unreadable: %m\n");
+	else
+		dprintf(2, "shim: stdin says %.*s\n", (int)got, buf);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def alloc_shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("shim")
+    (folder / "shim.c").write_text(ALLOC_SHIM)
+    lib = folder / "failcalloc.so"
+    subprocess.run(
+        ["gcc", "-shared", "-fPIC", f"-DFAIL_NMEMB={FAIL_NMEMB}", "-o", str(lib), "shim.c"],
+        cwd=folder,
+        check=True,
+    )
+    return lib
+
+
+@pytest.mark.parametrize("mode", ["udp", "raw"])
+def test_allocation_failure_leaves_stdin_open(
+    icperf: Path, alloc_shim: Path, tmp_path: Path, mode: str
+) -> None:
+    """A transport that cannot allocate its buffers closes only descriptors it opened."""
+    # lo's own address (00:00:00:00:00:00) keeps the raw transport from warning.
+    args = [GOOD[0], "00:00:00:00:00:00", *GOOD[2:], "-R", "lo"] if mode == "raw" else GOOD
+    if mode == "raw" and os.geteuid() != 0:
+        pytest.skip("a raw socket needs CAP_NET_RAW")
+    stdin = tmp_path / "stdin"
+    stdin.write_text("still-here")
+    with stdin.open() as f:
+        proc = subprocess.run(
+            [str(icperf), "recv", *args, "-b", str(FAIL_NMEMB)],
+            stdin=f,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env={**os.environ, "LD_PRELOAD": str(alloc_shim)},
+        )
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert lines[0] == f"icperf: -b {FAIL_NMEMB}: cannot allocate buffers", proc.stderr
+    assert lines[1:] == ["shim: stdin says still-here"], proc.stderr
