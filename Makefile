@@ -35,3 +35,18 @@ test: setup native lint
 
 clean:
 	$(MAKE) -C native clean
+
+# System tier (docs/guests.md): QEMU guest hosts provisioned by the collection over SSH.
+#   make system-test   build or reuse the guest image, boot guests, run tests/guests/
+#   make guest         boot GUESTS guests and wait (^C tears them down); inventory printed
+GUESTS ?= 1
+.PHONY: guest-deps system-test guest
+
+guest-deps:
+	bash scripts/guest-deps.sh
+
+system-test: setup guest-deps
+	ICPERF_SYSTEM_TESTS=1 $(PYTEST) -v --durations=0 -m system tests/guests
+
+guest: setup guest-deps
+	$(PY) tests/guests/harness.py up -n $(GUESTS)
