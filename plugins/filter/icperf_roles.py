@@ -1,0 +1,47 @@
+"""Jinja2 filters of the icperf.lab roles; each filter's documentation is in <filter name>.yml.
+
+The logic lives in plugins/module_utils/dpdkconf.py (plain Python, unit-tested without
+Ansible); these wrappers only turn its input errors into AnsibleFilterError, keeping the
+message, which starts with the name of the variable at fault.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.icperf.lab.plugins.module_utils import dpdkconf
+from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
+
+
+def _filter(function: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except IcperfInputError as error:
+            raise AnsibleFilterError(str(error)) from error
+
+    return wrapper
+
+
+class FilterModule:
+    """icperf.lab filters of the switch and memory roles: pairs, argv, masks, plans."""
+
+    def filters(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "basicfwd_plan": _filter(dpdkconf.basicfwd_plan),
+            "testpmd_argv": _filter(dpdkconf.testpmd_argv),
+            "hugepages_meminfo": _filter(dpdkconf.hugepages_meminfo),
+            "use_hugepages": _filter(dpdkconf.use_hugepages),
+            "hugepages_plan": _filter(dpdkconf.hugepages_plan),
+            "ovs_other_config": _filter(dpdkconf.ovs_other_config),
+            "ovs_status": _filter(dpdkconf.ovs_status),
+            "ovs_config_args": _filter(dpdkconf.ovs_config_args),
+            "ovs_daemon_ops": _filter(dpdkconf.ovs_daemon_ops),
+            "ovs_start_plan": _filter(dpdkconf.ovs_start_plan),
+            "ovs_stop_plan": _filter(dpdkconf.ovs_stop_plan),
+            "ovs_bridge_argv": _filter(dpdkconf.ovs_bridge_argv),
+        }
