@@ -16,8 +16,9 @@ _SECONDS: dict[str, float] = defaultdict(float)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    path = Path(report.fspath).resolve()
-    tier = path.relative_to(TESTS).parts[0] if path.is_relative_to(TESTS) else path.name
+    # Node ids are relative to the repository: tests/<tier>/...
+    parts = report.nodeid.split("::")[0].split("/")
+    tier = parts[1] if len(parts) > 2 and parts[0] == TESTS.name else parts[0]
     _SECONDS[tier] += report.duration
 
 
