@@ -43,6 +43,7 @@ from socket_lab import (
     stop_all,
     topology,
     veth_rx_pps,
+    veth_window,
     wait_quiet,
 )
 
@@ -115,18 +116,26 @@ class Bench:
                 cpu, "--json", *flags]
 
     def icperf_rate(self, mode: str) -> Result:
-        send_flags, recv_flags = RATE_MODES[mode]
+        return self.icperf_flood(*RATE_MODES[mode])
+
+    def icperf_flood(self, send_flags: list[str], recv_flags: list[str]) -> Result:
+        """send at full speed -> recv, each with its own flags; the receiver's steady rate."""
         recv = self.start(NS_B, self.icperf_argv("recv", "b", *recv_flags))
         recv.wait_output(r'"type": ?"start"')
         send = self.start(NS_A, self.icperf_argv(
             "send", "a", "-r", str(FLOOD_PPS), "-b", "32", "-t", str(self.seconds), *send_flags))
         started = send.wait_output(r'"type": ?"start"')
-        veth = veth_rx_pps(started, self.seconds, self.profile)
+        veth, cpu = veth_window(started, self.seconds, self.profile, send.popen.pid)
         sent = summary(records(send.finish(self.seconds + 10)), "send")
         time.sleep(0.3)  # let the last queued packets reach the receiver
         recv_recs = records(recv.stop())
         summary(recv_recs, "recv")
-        return {"pps": steady_rx_pps(recv_recs), "veth_pps": veth, "sent_pps": sent["sent_pps"]}
+        result = {"pps": steady_rx_pps(recv_recs), "veth_pps": veth, "sent_pps": sent["sent_pps"],
+                  "sender_cpu_pct": None if cpu is None else 100 * cpu}
+        start = next((r for r in recv_recs if r.get("type") == "start"), {})
+        if start.get("xdp_mode"):  # -X: which XDP hook the receiver got
+            result["xdp_mode"] = start["xdp_mode"]
+        return result
 
     def iperf3(self) -> Result:
         server = self.start(NS_B, ["iperf3", "-s", "-1", "--json", "-A", str(RECV_CPU)])
@@ -158,7 +167,7 @@ class Bench:
         gen = self.start(NS_A, ["trafgen", "--cpus", "1", "--no-sock-mem", "-Q", "-i", str(conf),
                                 "-o", IF_A], cpu=SEND_CPU)
         started = time.monotonic()
-        veth = veth_rx_pps(started, self.seconds, self.profile)
+        veth, cpu = veth_window(started, self.seconds, self.profile, gen.popen.pid)
         time.sleep(max(0.0, started + self.seconds - time.monotonic()))
         if gen.popen.poll() is not None:
             raise gen.failure(f"exited early with {gen.popen.returncode}")
@@ -166,17 +175,19 @@ class Bench:
         if gen.popen.returncode != 0:
             raise gen.failure(f"exit status {gen.popen.returncode}")
         sent = re.search(r"(\d+) packets outgoing", out + gen.err_path.read_text())
-        return {"pps": veth, "veth_pps": veth, "sent": int(sent.group(1)) if sent else None}
+        return {"pps": veth, "veth_pps": veth, "sent": int(sent.group(1)) if sent else None,
+                "sender_cpu_pct": None if cpu is None else 100 * cpu}
 
-    def icperf_rtt(self, blocking: bool) -> Result:
+    def icperf_rtt(self, blocking: bool, client_flags: tuple[str, ...] = (),
+                   server_flags: tuple[str, ...] = ()) -> Result:
         """Both client threads on the sender's CPU, as sockperf's one-threaded client; the
         server busy-polls the other CPU. With and without -B: a polling receiving thread
         competes for that CPU with the pacing thread."""
-        server = self.start(NS_B, self.icperf_argv("server", "b"))
+        server = self.start(NS_B, self.icperf_argv("server", "b", *server_flags))
         server.wait_output(r'"type": ?"start"')
         client = self.start(NS_A, self.icperf_argv(
             "client", "a", "-r", str(self.rtt_pps), "-b", "1", "-t", str(self.seconds),
-            *(["-B"] if blocking else []), cpu=f"{SEND_CPU},{SEND_CPU}"))
+            *(["-B"] if blocking else []), *client_flags, cpu=f"{SEND_CPU},{SEND_CPU}"))
         done = summary(records(client.finish(self.seconds + 10)), "client")
         server.stop()
         if not done.get("echoed"):

@@ -149,18 +149,46 @@ def veth_rx() -> tuple[float, int]:
     return (before + time.monotonic()) / 2, int(json.loads(out)[0]["stats64"]["rx"]["packets"])
 
 
-def veth_rx_pps(start: float, seconds: int,
-                on_window: Callable[[float], None] | None = None) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system time of a process and its live descendants (trafgen sends from a child
+    process); tick-sampled, so softirq work that runs in their context, such as the bridge
+    and the receiving veth behind a sender's syscall, is included."""
+    total, todo = 0, [pid]
+    while todo:
+        proc = Path("/proc", str(todo.pop()))
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            for task in (proc / "task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # it exited meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def veth_window(start: float, seconds: int, on_window: Callable[[float], None] | None = None,
+                sender: int | None = None) -> tuple[float, float | None]:
     """Receive rate at the receiver's veth over [start + 1, start + seconds - 1]: the same
-    counter for every tool, so also a cross-check of what each tool reports. `on_window` is
-    called with the window's length as it opens (to profile exactly the counted seconds)."""
+    counter for every tool, so also a cross-check of what each tool reports; and the share
+    of a CPU the process `sender` got in that window (None without one): on a machine
+    shared with other work, rate / share is what the sender makes of the CPU it got.
+    `on_window` is called with the window's length as it opens (to profile exactly the
+    counted seconds)."""
     time.sleep(max(0.0, start + 1.0 - time.monotonic()))
     t0, n0 = veth_rx()
+    c0 = cpu_seconds(sender) if sender else 0.0
     if on_window:
         on_window(start + seconds - 1.0 - t0)
     time.sleep(max(0.0, start + seconds - 1.0 - time.monotonic()))
     t1, n1 = veth_rx()
-    return (n1 - n0) / (t1 - t0)
+    share = (cpu_seconds(sender) - c0) / (t1 - t0) if sender else None
+    return (n1 - n0) / (t1 - t0), share
+
+
+def veth_rx_pps(start: float, seconds: int,
+                on_window: Callable[[float], None] | None = None) -> float:
+    """veth_window's rate alone."""
+    return veth_window(start, seconds, on_window)[0]
 
 
 def version(*argv: str) -> str:

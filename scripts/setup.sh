@@ -11,10 +11,12 @@ python="${ICPERF_PYTHON:-}"
 
 log() { printf 'setup: %s\n' "$*"; }
 
-# Debian packages: build tools for native/, LXC with its Python bindings and the static
-# busybox for the containers' shared rootfs, the DPDK/OVS switches, and reference tools.
+# Debian packages: build tools for native/ (libxdp, libbpf and clang for its AF_XDP
+# transport), LXC with its Python bindings and the static busybox for the containers'
+# shared rootfs, the DPDK/OVS switches, and reference tools.
 packages=(
     build-essential pkg-config make rsync python3 python3-venv
+    libxdp-dev libbpf-dev clang
     lxc python3-lxc busybox-static iproute2 kmod
     dpdk dpdk-dev libdpdk-dev openvswitch-switch-dpdk
     iperf3 sockperf netsniff-ng

@@ -19,7 +19,7 @@ SUM_COLUMNS = ("lost", "reordered", "duplicated")
 # Parameters that, with the thesis' main ones (D, L, S, V, P, R, B), identify a test: tests
 # differing in any of them are different tests, never averaged or compared for a maximum.
 VARIANT_COLUMNS = ("lab_sha256", "duration", "raw", "blocking", "consume", "multi", "debug",
-                   "switch_cores")
+                   "xdp", "switch_cores")
 MAX_GROUP = ("source", "dimension", "hosts", "lab", "pairs", "vswitch", "pkt_size", "burst",
              *VARIANT_COLUMNS)
 # A sender is short when it sent less than this fraction below the requested rate R: pacing

@@ -23,7 +23,7 @@ from .thesis_logs import ThesisTest, read_leaf
 TEST_FILE = "test.json"
 PARAM_COLUMNS = (
     "dimension", "hosts", "lab", "pairs", "vswitch", "pkt_size", "rate", "burst", "duration",
-    "raw", "blocking", "consume", "multi", "debug", "switch_cores",
+    "raw", "blocking", "consume", "multi", "debug", "xdp", "switch_cores",
 )
 # Every parameter that makes a test another test (the playbooks' identity). lab_sha256 (the
 # lab file's content) is kept out of the per-second table: 64 characters on each of a million
@@ -33,7 +33,7 @@ IDENTITY_COLUMNS = (*PARAM_COLUMNS, "lab_sha256")
 # identity module): without this an old and a new record of one test would differ by a NaN.
 RECORD_DEFAULTS: dict[str, Any] = {
     "duration": 60, "raw": False, "blocking": False, "consume": False, "multi": False,
-    "debug": False, "switch_cores": 0,
+    "debug": False, "xdp": False, "switch_cores": 0,
 }
 _INT_PARAMS = ("pairs", "pkt_size", "rate", "burst")
 _CHOICES = {"dimension": ("throughput", "latency"), "hosts": ("local", "remote")}

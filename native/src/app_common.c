@@ -80,6 +80,8 @@ int app_open(const struct options *o, struct transport **t, struct report *rep)
 	if (rc)
 		return rc;
 	report_init(rep, o, (*t)->ops->name, tx_stamp_of(o, *t));
+	rep->xdp_mode = (*t)->xdp_mode;
+	rep->xdp_zerocopy = (*t)->xdp_zerocopy;
 	if (o->cpu >= 0 && o->role != ROLE_CLIENT)
 		app_pin(o->cpu);
 	return 0;

@@ -18,6 +18,8 @@ void options_usage(FILE *f, const char *applet)
 		"               the UDP payload is SIZE-%d bytes (14 Ethernet + 20 IPv4 + 8 UDP)\n"
 		"  -b BURST     packets per burst, 1..%d (default 32)\n"
 		"  -R IFACE     raw AF_PACKET socket on IFACE, headers built in user space\n"
+		"  -X IFACE     AF_XDP socket on queue 0 of IFACE, headers built in user space\n"
+		"               (-m is implied: every burst is one kick)\n"
 		"  -B           blocking sockets\n"
 		"  -m           sendmmsg()/recvmmsg() instead of one syscall per packet\n"
 		"  -c           write every payload byte on send, read every byte on receive\n"
@@ -40,7 +42,7 @@ void options_usage(FILE *f, const char *applet)
 			"port 0 of what EAL finds):\n"
 			"  --ring N     rx and tx descriptors per queue, %d..%d (default %d),\n"
 			"               capped by the device\n"
-			"  -R, -B, -m   socket options: accepted and ignored\n",
+			"  -R, -X, -B, -m  socket options: accepted and ignored\n",
 			ICPERF_MIN_RING, ICPERF_MAX_RING, ICPERF_DEFAULT_RING);
 #endif
 }
@@ -135,10 +137,16 @@ static int parse_flag(int c, const char *arg, struct options *o)
 		o->port = (unsigned)v;
 		break;
 	case 'R':
+	case 'X': {
+		const char *flag = c == 'R' ? "-R" : "-X";
 		if (!*arg || strlen(arg) >= 16)
-			return bad("-R", arg, "interface name must be 1..15 characters");
+			return bad(flag, arg, "interface name must be 1..15 characters");
+		if (o->iface && o->xdp != (c == 'X'))
+			return bad(flag, arg, "-R and -X are two transports: give one of them");
 		o->iface = arg;
+		o->xdp = c == 'X';
 		break;
+	}
 	case 'B': o->blocking = true; break;
 	case 'm': o->mmsg = true; break;
 	case 'c': o->consume = true; break;
@@ -206,7 +214,7 @@ int options_parse(struct options *o, const char *applet, enum role role, bool dp
 	opterr = 0;
 	optind = 1;
 	int c;
-	while ((c = getopt_long(opt_argc, argv, ":r:p:b:R:Bmcst:h", long_options, NULL)) != -1) {
+	while ((c = getopt_long(opt_argc, argv, ":r:p:b:R:X:Bmcst:h", long_options, NULL)) != -1) {
 		if (c == 'h') {
 			options_usage(stdout, applet);
 			return -1;
@@ -239,7 +247,10 @@ int options_parse(struct options *o, const char *applet, enum role role, bool dp
 	}
 	if (dpdk) { /* socket options are ignored by the DPDK applets, also in the records */
 		o->iface = NULL;
-		o->blocking = o->mmsg = false;
+		o->xdp = o->blocking = o->mmsg = false;
+	} else if (o->xdp) {
+		o->transport = TRANSPORT_XDP;
+		o->mmsg = false; /* the rings move whole bursts anyway: there is nothing to choose */
 	} else if (o->iface) {
 		o->transport = TRANSPORT_RAW;
 	}

@@ -19,7 +19,7 @@
 
 enum role { ROLE_SEND, ROLE_RECV, ROLE_CLIENT, ROLE_SERVER };
 
-enum transport_kind { TRANSPORT_UDP, TRANSPORT_RAW, TRANSPORT_DPDK };
+enum transport_kind { TRANSPORT_UDP, TRANSPORT_RAW, TRANSPORT_XDP, TRANSPORT_DPDK };
 
 enum clock_choice { CLOCK_CHOICE_AUTO, CLOCK_CHOICE_TSC, CLOCK_CHOICE_MONOTONIC_RAW };
 
@@ -36,7 +36,8 @@ struct options {
 	unsigned burst;
 	unsigned port;
 	unsigned duration;   /* seconds, 0 = until a signal */
-	const char *iface;   /* -R, NULL for UDP sockets */
+	const char *iface;   /* -R or -X, NULL for UDP sockets */
+	bool xdp;            /* iface is -X's: an AF_XDP socket, not AF_PACKET */
 	bool blocking, mmsg, consume, deferred, json;
 	int cpu;             /* --cpu first CPU, -1 if not pinned */
 	int cpu_rx;          /* --cpu second CPU (client receiver thread), -1 if none */

@@ -122,6 +122,10 @@ void report_start(struct report *r, double start_wall)
 		put_s(&l, "iface", o->iface);
 	else
 		put_null(&l, "iface");
+	if (r->xdp_mode) { /* fields of the AF_XDP transport only (docs/records.md) */
+		put_s(&l, "xdp_mode", r->xdp_mode);
+		put_b(&l, "xdp_zerocopy", r->xdp_zerocopy);
+	}
 	if (o->cpu >= 0)
 		put_u(&l, "cpu", (uint64_t)o->cpu);
 	else

@@ -37,6 +37,8 @@ struct report {
 	const struct options *o;
 	const char *transport;
 	const char *tx_stamp; /* NULL for applets that do not timestamp what they send */
+	const char *xdp_mode; /* -X: the XDP hook, "native" or "generic"; NULL otherwise */
+	bool xdp_zerocopy;
 	double start_wall;
 	unsigned seconds;
 	/* -s: records held until the run ends */

@@ -6,9 +6,10 @@
  * Blocking or not, one syscall per packet or sendmmsg/recvmmsg: each combination is its own
  * set of functions chosen at open time.
  *
- * Implementations: transport_udp.c (UDP sockets), transport_raw.c (AF_PACKET, -R) and a
- * DPDK one (transport_dpdk.c, built when pkg-config finds libdpdk; its EAL arguments are
- * options->extra_argv). A new transport provides transport_<name>_open() with the
+ * Implementations: transport_udp.c (UDP sockets), transport_raw.c (AF_PACKET, -R), an
+ * AF_XDP one (transport_xdp*.c, -X, built when pkg-config finds libxdp and libbpf and
+ * clang is there to compile its XDP program) and a DPDK one (transport_dpdk.c, built when
+ * pkg-config finds libdpdk; its EAL arguments are options->extra_argv). A new transport provides transport_<name>_open() with the
  * signature of transport_open() and is added to the switch in transport.c.
  *
  * Sending (one thread):
@@ -50,6 +51,7 @@
 #ifndef ICPERF_TRANSPORT_H
 #define ICPERF_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "options.h"
@@ -57,7 +59,7 @@
 struct transport;
 
 struct transport_ops {
-	const char *name; /* "udp", "raw", "dpdk": the start record's transport field */
+	const char *name; /* "udp", "raw", "xdp", "dpdk": the start record's transport field */
 	unsigned (*tx_prepare)(struct transport *t, unsigned n);
 	unsigned (*tx_commit)(struct transport *t, unsigned n);
 	unsigned (*tx_commit_stamped)(struct transport *t, unsigned n);
@@ -73,6 +75,8 @@ struct transport {
 	unsigned burst;
 	uint32_t payload_len;
 	const char *tx_stamp; /* how tx_commit_stamped stamps: "per-packet" or "per-burst" */
+	const char *xdp_mode; /* AF_XDP: "native" or "generic" hook; NULL for the others */
+	bool xdp_zerocopy;    /* AF_XDP: the socket's frames are the driver's (no copy) */
 	uint8_t *tx_payload[ICPERF_MAX_BURST];
 	uint8_t *rx_payload[ICPERF_MAX_BURST];
 	uint32_t rx_len[ICPERF_MAX_BURST];
@@ -84,6 +88,9 @@ int transport_open(const struct options *o, struct transport **out);
 
 int transport_udp_open(const struct options *o, struct transport **out);
 int transport_raw_open(const struct options *o, struct transport **out);
+#ifdef ICPERF_HAVE_XDP
+int transport_xdp_open(const struct options *o, struct transport **out);
+#endif
 #ifdef ICPERF_HAVE_DPDK
 int transport_dpdk_open(const struct options *o, struct transport **out);
 #endif

@@ -10,6 +10,7 @@ from ansible_collections.icperf.lab.plugins.module_utils.params import (
     BURST_RANGE,
     FLAGS,
     PKT_SIZE_RANGE,
+    check_xdp,
     parse_bool,
 )
 from ansible_collections.icperf.lab.plugins.module_utils.vswitches import (
@@ -93,7 +94,9 @@ def icperf_command(
     port, the switch's own EAL arguments, then ``params.eal_args``, a list of extra EAL
     arguments such as ["-m", "256"]). -R, -B and -m only concern the socket applets and are
     left out of DPDK command lines; ``params.ring`` (descriptors per queue) only concerns
-    the DPDK ones.
+    the DPDK ones. ``xdp`` gives the socket applets -X on the container's interface (an
+    AF_XDP socket); it is refused, as in the first play, with raw, multi or a switch whose
+    containers have no kernel netdev.
     """
     if not isinstance(container, Mapping):
         raise IcperfInputError(f"container: {container!r} is not a mapping")
@@ -111,6 +114,7 @@ def icperf_command(
         flag: False if params.get(flag) is None else parse_bool(params[flag], flag)
         for flag in FLAGS
     }
+    check_xdp([row.name], flags)
     cpus = _container_cpus(container)
     dpdk = row.applets == APPLETS_DPDK
 
@@ -130,6 +134,8 @@ def icperf_command(
     ]  # fmt: skip
     if not dpdk and flags["raw"]:
         argv += ["-R", str(container.get("iface") or CONTAINER_IFACE)]
+    if not dpdk and flags["xdp"]:
+        argv += ["-X", str(container.get("iface") or CONTAINER_IFACE)]
     if not dpdk and flags["blocking"]:
         argv.append("-B")
     if flags["consume"]:

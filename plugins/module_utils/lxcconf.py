@@ -79,6 +79,16 @@ def container_config(
             "# and load its drivers at run time, which a static binary cannot do.",
             "lxc.mount.entry = /usr usr none ro,bind 0 0",
         ]
+    if wiring.get("xdp"):
+        lines += [
+            "# AF_XDP (-X): the applet needs CAP_NET_RAW (its socket), CAP_NET_ADMIN and",
+            "# CAP_BPF or CAP_SYS_ADMIN (its XDP program) and CAP_IPC_LOCK, which exempts the",
+            "# frame memory it locks (32 MiB for a receiver) from the memlock limit: no",
+            "# capability is dropped. Raising the limit instead (lxc.prlimit.memlock) needs",
+            "# CAP_SYS_RESOURCE, which not every host gives root. No bpffs: the program",
+            "# hangs on a link the applet holds.",
+            "lxc.cap.drop =",
+        ]
     lines += [
         "# Written for both hierarchies: LXC applies the one the host mounts and ignores the",
         "# other with a warning. The applet is pinned with --cpu as well.",

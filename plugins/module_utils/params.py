@@ -8,10 +8,17 @@ from dataclasses import dataclass
 
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
 from ansible_collections.icperf.lab.plugins.module_utils.sequences import expand_sequence
-from ansible_collections.icperf.lab.plugins.module_utils.vswitches import NAMES as VSWITCHES
+from ansible_collections.icperf.lab.plugins.module_utils.vswitches import (
+    APPLETS_SOCKET,
+    SwitchTraits,
+    traits,
+)
+from ansible_collections.icperf.lab.plugins.module_utils.vswitches import (
+    NAMES as VSWITCHES,
+)
 
 DIMENSIONS = ("throughput", "latency")
-FLAGS = ("raw", "blocking", "consume", "multi", "debug")
+FLAGS = ("raw", "blocking", "consume", "multi", "debug", "xdp")
 PKT_SIZE_RANGE = (64, 1500)
 BURST_RANGE = (1, 1024)
 DEFAULT_DURATION = 60
@@ -29,6 +36,34 @@ def parse_bool(value: object, name: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
     raise IcperfInputError(f"{name}: {value!r} is not a boolean (true/false)")
+
+
+def xdp_capable(row: SwitchTraits) -> bool:
+    """AF_XDP (-X) needs a kernel netdev in the container driven by the socket applets."""
+    return row.kernel_path and row.applets == APPLETS_SOCKET
+
+
+def check_xdp(vswitches: Sequence[str], flags: Mapping[str, bool]) -> None:
+    """Refuse xdp=true where it cannot run or would measure nothing new: with raw (another
+    transport), with multi (the rings move a burst per kick anyway), on any other switch."""
+    if not flags.get("xdp"):
+        return
+    if flags.get("raw"):
+        raise IcperfInputError("xdp: xdp and raw are two transports (-X and -R): give one")
+    if flags.get("multi"):
+        raise IcperfInputError(
+            "xdp: multi (sendmmsg/recvmmsg) is a socket mode; AF_XDP moves every burst with "
+            "one kick anyway: leave multi out"
+        )
+    able = [name for name in VSWITCHES if xdp_capable(traits(name))]
+    for name in vswitches:
+        row = traits(name)
+        if not xdp_capable(row):
+            path = "a kernel-path switch" if row.kernel_path else "a kernel-bypass switch"
+            raise IcperfInputError(
+                f"xdp: {name} is {path} with {row.applets} applets; AF_XDP needs a kernel "
+                f"netdev in the container and the socket applets ({', '.join(able)})"
+            )
 
 
 def _pick(params: Mapping[str, object], single: str, plural: str) -> tuple[str, object]:
@@ -135,7 +170,7 @@ def parse_test_params(
     if dimension is not None and dimension not in DIMENSIONS:
         raise IcperfInputError(f"dimension: {dimension!r} is not one of {', '.join(DIMENSIONS)}")
 
-    return TestParams(
+    parsed = TestParams(
         vswitches=_check_vswitches(params),
         pkt_sizes=_check_range(params, "pkt_size", "pkt_sizes", *PKT_SIZE_RANGE),
         bursts=_check_range(params, "burst", "bursts", *BURST_RANGE),
@@ -149,6 +184,8 @@ def parse_test_params(
         },
         dimension=None if dimension is None else str(dimension),
     )
+    check_xdp(parsed.vswitches, parsed.flags)
+    return parsed
 
 
 def check_test_params(
@@ -159,7 +196,8 @@ def check_test_params(
     The result always holds the plural lists vswitches, pkt_sizes, bursts, rates, labs
     (absolute paths; relative ones are taken from ``base_dir``, default the current
     directory) and switch_cores (default [1]), plus duration (int, default 60) and the
-    boolean flags raw, blocking, consume, multi, debug (default false). When a list has
+    boolean flags raw, blocking, consume, multi, debug, xdp (default false; xdp only on
+    switches xdp_capable allows, and without raw or multi). When a list has
     exactly one value the singular key (vswitch, pkt_size, burst, rate, lab) holds it too,
     so a single-test playbook can read ``params.vswitch``. Other keys pass through as given.
     """

@@ -63,7 +63,9 @@ def _host(host: object) -> tuple[object, object, object]:
     return host["cores"], host.get("reserved", [0]), host.get("siblings")
 
 
-def _wiring(attach: str, settings: Mapping[str, Any], needs_hugepages: bool) -> dict[str, Any]:
+def _wiring(
+    attach: str, settings: Mapping[str, Any], needs_hugepages: bool, xdp: bool = False
+) -> dict[str, Any]:
     """How LXC wires a container for an attachment kind (the lxc role's inputs)."""
     return {
         # veth: joined to the link the switch role publishes when it starts.
@@ -76,6 +78,9 @@ def _wiring(attach: str, settings: Mapping[str, Any], needs_hugepages: bool) -> 
         # Resolving the peer's MAC and letting a learning switch see both ports first is
         # only possible, and only needed, where the container has a kernel netdev.
         "prime_peer": attach in (ATTACH_VETH, ATTACH_VF_NETDEV),
+        # AF_XDP (-X): the applet locks its frame memory and loads an XDP program; lxcconf
+        # keeps every capability that takes.
+        "xdp": xdp,
     }
 
 
@@ -122,7 +127,7 @@ def plan_test(
         "eal_args": list(conf["eal_args"]) if dpdk else [],
         **poller_settings,
     }
-    wiring = _wiring(row.attach, conf, row.hugepages)
+    wiring = _wiring(row.attach, conf, row.hugepages, flags["xdp"])
     planned = []
     for container in containers:
         active = container["app"] in ACTIVE_APPS

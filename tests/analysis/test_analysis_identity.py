@@ -147,3 +147,17 @@ def test_older_records_mean_the_defaults(tmp_path: Path) -> None:
     plots = [f for f in build_all(agg).figures if f.kind == "rx_vs_tx"]
     assert [p.label for p in plots] == ["(D = throughput, L = local, S = 1vs1, P = 64, B = 32)"]
     assert _lines(plots[0].figure.axes[0])["ovs"][1] == pytest.approx([0.8, 0.9])
+
+
+def test_an_xdp_run_is_another_test(tmp_path: Path) -> None:
+    bridge = {"vswitch": "linux-bridge", "pkt_size": 64, "rate": 1_000_000, "burst": 32}
+    throughput_test(tmp_path, [200_000.0], folder="1vs1/32/linux-bridge/64/1000000", **bridge)
+    throughput_test(tmp_path, [600_000.0], folder="1vs1/xdp/32/linux-bridge/64/1000000",
+                    xdp=True, **bridge)
+    # Written before the flag existed: no xdp key, read as off.
+    throughput_test(tmp_path / "old", [100_000.0], folder="32/linux-bridge/64/2000000",
+                    **{**bridge, "rate": 2_000_000})
+    agg = analyse(tmp_path)[1]
+    assert len(agg.summary) == 3
+    assert sorted(agg.maxima["m_pps"]) == pytest.approx([200_000, 600_000])
+    assert sorted(agg.summary["xdp"].tolist()) == [False, False, True]

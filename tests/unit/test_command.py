@@ -93,3 +93,28 @@ def test_bad_input_is_named(
     with pytest.raises(IcperfInputError) as caught:
         icperf_command({**pair[0], **container_changes}, {**TEST, **params_changes}, duration)
     assert str(caught.value).startswith(message)
+
+
+def test_xdp_socket_on_the_container_interface(pair: list[dict[str, Any]]) -> None:
+    flags = {"xdp": True, "blocking": True, "consume": True, "debug": True}
+    argv = icperf_command({**pair[1], "iface": "eth1"}, {**TEST, **flags}, 5)
+    assert argv[1] == "recv" and argv[17:] == ["-X", "eth1", "-B", "-c"]
+    assert icperf_command(pair[0], {**TEST, "xdp": "true"}, 5)[17:19] == ["-X", "eth0"]
+    assert "-X" not in icperf_command(pair[0], {**TEST, "xdp": False}, 5)
+
+
+@pytest.mark.parametrize(
+    ("params_changes", "message"),
+    [
+        ({"xdp": True, "raw": True}, "xdp: xdp and raw are two transports (-X and -R)"),
+        ({"xdp": True, "multi": True}, "xdp: multi (sendmmsg/recvmmsg) is a socket mode"),
+        ({"xdp": True, "vswitch": "ovs"}, "xdp: ovs is a kernel-bypass switch with dpdk"),
+        ({"xdp": "perhaps"}, "xdp: 'perhaps' is not a boolean"),
+    ],
+)
+def test_xdp_refusals_name_the_flag(
+    pair: list[dict[str, Any]], params_changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(IcperfInputError) as caught:
+        icperf_command(pair[0], {**TEST, **params_changes}, 5)
+    assert str(caught.value).startswith(message)

@@ -14,7 +14,7 @@ IDENTITY = {
     "dimension": "throughput", "hosts": "local", "pairs": 1, "lab": "1vs1", "lab_sha256": "ab",
     "vswitch": "linux-bridge", "pkt_size": 64, "rate": 1000, "burst": 32, "duration": 60,
     "raw": False, "blocking": False, "consume": False, "multi": False, "debug": False,
-    "switch_cores": 0,
+    "xdp": False, "switch_cores": 0,
 }  # fmt: skip
 PATH = "1vs1/32/linux-bridge/64/1000"
 

@@ -247,3 +247,16 @@ def test_fetch_archive_unpacks_plain_files_only(tmp_path: Path) -> None:
         with pytest.raises(AnsibleActionFail, match=r"^src: .* is not a plain file name"):
             unpack(bad, str(tmp_path / "bad"))
     assert not (tmp_path / "bad").exists()
+
+
+def test_xdp_containers_keep_the_capabilities_af_xdp_needs() -> None:
+    paths = {"rootfs": "/var/lib/icperf/rootfs", "run_dir": "/var/lib/icperf/run"}
+    xdp = container_config(container("r", "recv", {**VETH, "xdp": True}), paths, "icpbr0")
+    plain = container_config(container("r", "recv"), paths, "icpbr0")
+    # An empty drop clears any drop LXC's defaults may hold: CAP_IPC_LOCK exempts the
+    # locked frame memory from memlock, CAP_NET_RAW/CAP_NET_ADMIN/CAP_BPF do the rest.
+    assert "lxc.cap.drop =" in xdp.splitlines()
+    assert "lxc.cap" not in plain
+    # Raising memlock would need CAP_SYS_RESOURCE on the host: not asked for.
+    settings = [line for line in xdp.splitlines() if not line.startswith("#")]
+    assert not [line for line in settings if line.startswith(("lxc.prlimit", "lxc.include"))]

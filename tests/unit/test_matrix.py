@@ -31,7 +31,7 @@ def test_single_lab_uses_the_lab_and_the_thesis_tree(write_lab: WriteLab) -> Non
         "dimension": "throughput", "hosts": "local", "pairs": 1, "lab": "pairs1",
         "lab_sha256": lab_digest({"pairs": 1}), "vswitch": "ovs", "pkt_size": 64,
         "rate": 1000, "burst": 32, "duration": 60, "raw": False, "blocking": False,
-        "consume": False, "multi": False, "debug": False, "switch_cores": 1,
+        "consume": False, "multi": False, "debug": False, "xdp": False, "switch_cores": 1,
     }  # fmt: skip
     assert tests[0] == {
         "index": 1, "total": 8, "vswitch": "ovs", "pkt_size": 64, "burst": 32, "rate": 1000,

@@ -49,6 +49,7 @@ def test_single_test_is_normalised_with_defaults(lab_path: Path) -> None:
         "consume": False,
         "multi": False,
         "debug": False,
+        "xdp": False,
         "extra": "kept",
     }
 

@@ -59,7 +59,7 @@ def test_linux_bridge_plan_uses_sockets_and_veths() -> None:
     assert receiver["argv"][receiver["argv"].index("-t") + 1] == "70"
     assert (sender["active"], receiver["active"]) == (True, False)
     assert sender["wiring"] == {"net": "veth", "socket_dir": "", "hugepages_dir": "",
-                                "host_usr": False, "prime_peer": True}  # fmt: skip
+                                "host_usr": False, "prime_peer": True, "xdp": False}  # fmt: skip
     assert "--" not in sender["argv"]
 
 
@@ -81,7 +81,7 @@ def test_vhost_user_switches_poll_their_own_cores(vswitch: str) -> None:
     assert eal[-2:] == ["-m", "256"]
     assert sender["wiring"] == {
         "net": "empty", "socket_dir": "/run/icperf/vhost", "hugepages_dir": "/dev/hugepages",
-        "host_usr": True, "prime_peer": False,
+        "host_usr": True, "prime_peer": False, "xdp": False,
     }  # fmt: skip
     # Five cores for two pollers and the switch: nothing shared, the applets' own rings.
     assert planned["settings"] == {"ring": 1024}
@@ -168,3 +168,46 @@ def test_settings_are_checked_and_override_the_defaults() -> None:
             matrix.test_matrix({**params, "switch_cores": [9]}, {L: LAB}),
             params, {L: LAB}, HOST,
         )  # fmt: skip
+
+
+def test_xdp_gives_the_socket_applets_an_af_xdp_socket() -> None:
+    planned = plan_one("linux-bridge", xdp=True, blocking=True, consume=True)
+    assert planned["path"] == "l1/blocking-consume-xdp-d10/32/linux-bridge/64/1000"
+    assert planned["identity"]["xdp"] is True
+    assert planned["record"]["params"]["xdp"] is True
+    for container in planned["containers"]:
+        argv = container["argv"]
+        assert argv[argv.index("-X") + 1] == "eth0"
+        assert "-R" not in argv and "-m" not in argv and "-B" in argv
+        # The containers lock the AF_XDP frame memory: the lxc config lifts memlock.
+        assert container["wiring"]["xdp"] is True
+        assert container["wiring"]["net"] == "veth"
+    assert plan_one("linux-bridge")["path"] == "l1/d10/32/linux-bridge/64/1000"
+
+
+def test_xdp_is_refused_where_containers_have_no_kernel_netdev() -> None:
+    refused = [n for n in vswitches.NAMES if not vswitches.traits(n).kernel_path
+               or vswitches.traits(n).applets != vswitches.APPLETS_SOCKET]  # fmt: skip
+    assert refused and "linux-bridge" not in refused
+    for name in refused:
+        with pytest.raises(IcperfInputError, match=rf"^xdp: {name} is a kernel-\w+ switch "
+                           r"with \w+ applets; AF_XDP needs a kernel netdev in the container "
+                           r"and the socket applets \(linux-bridge"):  # fmt: skip
+            plan_one(name, xdp=True)
+    with pytest.raises(IcperfInputError, match=r"^xdp: xdp and raw are two transports"):
+        plan_one("linux-bridge", xdp=True, raw=True)
+    with pytest.raises(IcperfInputError, match=r"^xdp: multi \(sendmmsg/recvmmsg\) is a socket"):
+        plan_one("linux-bridge", xdp="yes", multi=True)
+
+
+def test_xdp_follows_the_traits_not_the_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kernel VF driven by the socket applets is a kernel-path switch like the bridge."""
+    kernel_vf = vswitches.SwitchTraits(
+        name="sriov", kernel_path=True, polls=False,
+        applets=vswitches.APPLETS_SOCKET, attach=vswitches.ATTACH_VF_NETDEV,
+    )  # fmt: skip
+    monkeypatch.setitem(vswitches.SWITCHES, "sriov", kernel_vf)
+    receiver = plan_one("sriov", xdp=True)["containers"][1]
+    assert receiver["argv"][1] == "recv"
+    assert receiver["argv"][receiver["argv"].index("-X") + 1] == "eth0"
+    assert receiver["wiring"]["net"] == "phys" and receiver["wiring"]["xdp"] is True
