@@ -81,6 +81,8 @@ _TABLE = (
         applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER,
         vdev_options=",server=1", eal_args=_VIRTIO_EAL,
     ),
+    # VPP (vswitch_vpp) and Snabb (vswitch_snabb) create the sockets as vhost-user servers;
+    # the containers' virtio_user ports connect to them.
     SwitchTraits(
         name="vpp", kernel_path=False, polls=True,
         applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER, eal_args=_VIRTIO_EAL,
