@@ -169,9 +169,14 @@ def echo_run(
 @pytest.mark.parametrize("mode", ["udp", "raw"])
 def test_rtt_does_not_grow_with_the_position_in_the_burst(topo: Topology, mode: str) -> None:
     """With one blocking send per packet (-B) the last packet of a burst leaves 31 sends
-    after the first; stamped as each packet leaves, their RTTs agree. The yardstick is the
-    same run with sendmmsg (-m), whose record says it stamps once per burst: there the last
-    packet's RTT does carry the sending of the 31 before it."""
+    after the first; stamped as each packet leaves, its RTT does not carry those sends. The
+    yardstick is the same run with sendmmsg (-m), whose record says it stamps once per burst:
+    there the last packet's RTT does carry the sending of the 31 before it.
+
+    The check is one-sided on purpose. The first packet of each burst finds the echo's CPU
+    idle and pays its wake-up, which later packets of the burst do not (they queue behind
+    it); on a loaded VM that makes the first RTT the larger by hundreds of microseconds. That
+    is the receive side, the same with either stamping, and not what this test is about."""
     cpus = two_cpus()
     raw = ["-R", "eth0"] if mode == "raw" else []
     start, burst = echo_run(topo, cpus, raw, ["-B", "-m"])
@@ -180,4 +185,5 @@ def test_rtt_does_not_grow_with_the_position_in_the_burst(topo: Topology, mode: 
     start, packet = echo_run(topo, cpus, raw, ["-B"])
     assert start["tx_stamp"] == "per-packet"
     first, last = packet["rtt_first_p50_ns"], packet["rtt_last_p50_ns"]
-    assert abs(last - first) <= 0.5 * spread, (first, last, spread)
+    assert spread > 0, burst
+    assert last - first <= 0.5 * spread, (first, last, spread)
