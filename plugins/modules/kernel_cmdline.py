@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.icperf.lab.plugins.module_utils import hostmodule
 from ansible_collections.icperf.lab.plugins.module_utils.cores import parse_cpu_list
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
 
@@ -101,24 +101,10 @@ options:
     type: list
     elements: str
     default: [update-grub]
-  proc_root:
-    description:
-      - Where procfs is mounted (C(cmdline), C(meminfo), C(cpuinfo)); tests use a fake tree.
-    type: path
-    default: /proc
-  sys_root:
-    description:
-      - Where sysfs is mounted (C(devices/system/cpu), C(kernel/mm/hugepages),
-        C(class/iommu)); tests use a fake tree.
-    type: path
-    default: /sys
-  var_prefix:
-    description: Put in front of parameter names in error messages (a role passes its prefix).
-    type: str
-    default: ""
+extends_documentation_fragment:
+  - icperf.lab.host
+  - icperf.lab.host.roots
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: full
 notes:
@@ -232,67 +218,59 @@ def _contains(tokens, group):
     return any(tuple(tokens[i : i + size]) == group for i in range(len(tokens) - size + 1))
 
 
-class KernelCmdline:
+def first_linux_args(grub_cfg):
+    """The kernel arguments of a grub.cfg's first ``linux`` line (the default entry), or None."""
+    for line in grub_cfg.splitlines():
+        words = line.split()
+        if words and words[0] in ("linux", "linux16", "linuxefi"):
+            return words[2:]
+    return None
+
+
+class KernelCmdline(hostmodule.HostModule):
     """Works out, writes and checks the drop-in; the module's logic without Ansible's I/O."""
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.prefix = self.params["var_prefix"] or ""
+        super().__init__(module)
         self.dropin = self.params["dropin"]
         self.grub_cfg = self.params["grub_cfg"]
-        self.proc_root = self.params["proc_root"]
-        self.sys_root = self.params["sys_root"]
 
     # -- reading the host ------------------------------------------------------------------
 
-    def _read(self, path, default=None):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            if default is None:
-                raise
-            return default
-
     def running_cmdline(self):
-        return self._read(os.path.join(self.proc_root, "cmdline")).strip()
+        return self.read(self.proc("cmdline")).strip()
 
     def kernel_state(self):
         """What the running kernel made of its arguments, from sysfs."""
         hugepages = {}
-        base = os.path.join(self.sys_root, "kernel/mm/hugepages")
+        base = self.sys("kernel/mm/hugepages")
         for entry in sorted(os.listdir(base)) if os.path.isdir(base) else []:
             match = re.match(r"^hugepages-(\d+)kB$", entry)
             if match:
-                count = self._read(os.path.join(base, entry, "nr_hugepages"), "0").strip()
+                count = self.value(os.path.join(base, entry, "nr_hugepages"))
                 hugepages[match.group(1)] = int(count or 0)
-        iommu_dir = os.path.join(self.sys_root, "class/iommu")
+        iommu_dir = self.sys("class/iommu")
         iommus = sorted(os.listdir(iommu_dir)) if os.path.isdir(iommu_dir) else []
-        isolated = self._read(os.path.join(self.sys_root, "devices/system/cpu/isolated"), "")
-        return {"hugepages": hugepages, "iommus": iommus, "isolated": isolated.strip()}
+        isolated = self.value(self.sys("devices/system/cpu/isolated"))
+        return {"hugepages": hugepages, "iommus": iommus, "isolated": isolated}
 
     def mem_total_kb(self):
-        match = re.search(
-            r"^MemTotal:\s+(\d+) kB", self._read(os.path.join(self.proc_root, "meminfo")), re.M
-        )
+        match = re.search(r"^MemTotal:\s+(\d+) kB", self.read(self.proc("meminfo")), re.M)
         if not match:
-            raise IcperfInputError(f"{self.proc_root}/meminfo has no MemTotal")
+            raise IcperfInputError(f"{self.proc('meminfo')} has no MemTotal")
         return int(match.group(1))
 
     def cpu_flags(self):
-        match = re.search(
-            r"^flags\s*:(.*)$", self._read(os.path.join(self.proc_root, "cpuinfo")), re.M
-        )
+        match = re.search(r"^flags\s*:(.*)$", self.read(self.proc("cpuinfo")), re.M)
         return set(match.group(1).split()) if match else set()
 
     def present_cpus(self):
-        text = self._read(os.path.join(self.sys_root, "devices/system/cpu/present")).strip()
+        text = self.read(self.sys("devices/system/cpu/present")).strip()
         return parse_cpu_list(text, "devices/system/cpu/present")
 
     def old_args(self):
         """Arguments of the drop-in on the host now ([] when absent or not ours)."""
-        for line in self._read(self.dropin, "").splitlines():
+        for line in self.read(self.dropin, "").splitlines():
             match = DROPIN_LINE_RE.match(line.strip())
             if match:
                 return match.group(1).split()
@@ -300,21 +278,14 @@ class KernelCmdline:
 
     def grub_linux_tokens(self):
         """Words of the first ``linux`` line of grub.cfg (the default entry), or None."""
-        for line in self._read(self.grub_cfg, "").splitlines():
-            words = line.split()
-            if words and words[0] in ("linux", "linux16", "linuxefi"):
-                return words[2:]
-        return None
+        return first_linux_args(self.read(self.grub_cfg, ""))
 
     # -- what is asked ------------------------------------------------------------------------
-
-    def _name(self, option):
-        return f"{self.prefix}{option}"
 
     def _count(self, option):
         value = self.params[option]
         if value < 0:
-            raise IcperfInputError(f"{self._name(option)}: {value} must be 0 or more")
+            raise IcperfInputError(f"{self.name(option)}: {value} must be 0 or more")
         return value
 
     def wanted_groups(self):
@@ -331,7 +302,7 @@ class KernelCmdline:
         pages_2m = self._count("hugepages_2m")
         if pages_1g and "pdpe1gb" not in self.cpu_flags():
             raise IcperfInputError(
-                f"{self._name('hugepages_1g')}: {pages_1g} pages of 1 GB asked, but this CPU has "
+                f"{self.name('hugepages_1g')}: {pages_1g} pages of 1 GB asked, but this CPU has "
                 "no 1 GB pages (no pdpe1gb in /proc/cpuinfo); use hugepages_2m"
             )
         if pages_1g or pages_2m:
@@ -340,7 +311,7 @@ class KernelCmdline:
             free_kb = self._count("min_free_mb") * MIB_KB
             if asked_kb + free_kb > total_kb:
                 names = [
-                    self._name(option)
+                    self.name(option)
                     for option, count in (("hugepages_1g", pages_1g), ("hugepages_2m", pages_2m))
                     if count
                 ]
@@ -352,7 +323,7 @@ class KernelCmdline:
         default_size = params["hugepages_default_size"] or ""
         if default_size not in ("", "1G", "2M"):
             raise IcperfInputError(
-                f"{self._name('hugepages_default_size')}: {default_size!r} is not 1G or 2M"
+                f"{self.name('hugepages_default_size')}: {default_size!r} is not 1G or 2M"
             )
         if default_size:
             groups.append((f"default_hugepagesz={default_size}",))
@@ -364,7 +335,7 @@ class KernelCmdline:
         iommu = params["iommu"]
         if iommu not in ("none", "intel", "amd"):
             raise IcperfInputError(
-                f"{self._name('iommu')}: {iommu!r} is not an IOMMU vendor (intel, amd or none)"
+                f"{self.name('iommu')}: {iommu!r} is not an IOMMU vendor (intel, amd or none)"
             )
         if iommu == "intel":
             groups.append(("intel_iommu=on",))
@@ -376,7 +347,7 @@ class KernelCmdline:
             unknown = [kind for kind in params["isolation"] if kind not in ISOLATION]
             if unknown:
                 raise IcperfInputError(
-                    f"{self._name('isolation')}: {', '.join(unknown)} not one of "
+                    f"{self.name('isolation')}: {', '.join(unknown)} not one of "
                     f"{', '.join(ISOLATION)}"
                 )
             for kind in ISOLATION:
@@ -386,7 +357,7 @@ class KernelCmdline:
         for arg in params["extra_args"]:
             if not SAFE_ARG_RE.match(arg):
                 raise IcperfInputError(
-                    f"{self._name('extra_args')}: {arg!r} has a blank, a quote, $ or \\ in it"
+                    f"{self.name('extra_args')}: {arg!r} has a blank, a quote, $ or \\ in it"
                 )
             groups.append((arg,))
         return groups
@@ -395,7 +366,7 @@ class KernelCmdline:
         value = self.params["isolated_cores"]
         if value in (None, "", []):
             return []
-        name = self._name("isolated_cores")
+        name = self.name("isolated_cores")
         cores = parse_cpu_list(value, name)
         present = self.present_cpus()
         absent = [core for core in cores if core not in present]
@@ -414,32 +385,12 @@ class KernelCmdline:
         line = f'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT {" ".join(args)}"'
         return f"{DROPIN_HEADER}{line}\n"
 
-    def _write_dropin(self, content):
-        directory = os.path.dirname(self.dropin)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        tmp = f"{self.dropin}.icperf-tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o644)
-        self.module.atomic_move(tmp, self.dropin)
-
-    def _update_grub(self):
-        command = list(self.params["update_command"])
-        if command and not os.path.isabs(command[0]):
-            command[0] = self.module.get_bin_path(command[0], required=True)
-        rc, out, err = self.module.run_command(command)
-        if rc != 0:
-            raise RuntimeError(
-                f"{' '.join(command)} failed (rc {rc}): {(err or out).strip()[-2000:]}"
-            )
-
     def run(self):
         groups = self.wanted_groups()
         args = [word for group in groups for word in group]
         wanted_words = set(args)
         old = self.old_args()
-        old_content = self._read(self.dropin, "")
+        old_content = self.read(self.dropin, "")
         absent = self.params["state"] == "absent"
         new_content = "" if absent else self.dropin_content(args)
         dropin_changes = (old_content != "") if absent else (old_content != new_content)
@@ -461,9 +412,9 @@ class KernelCmdline:
             if absent:
                 os.remove(self.dropin)
             else:
-                self._write_dropin(new_content)
+                self.write_file(self.dropin, new_content)
         if update and not check:
-            self._update_grub()
+            self.command(self.params["update_command"])
             grub_words = self.grub_linux_tokens() or []
             lacking = [" ".join(g) for g in groups if not _contains(grub_words, g)]
             if lacking:
@@ -499,38 +450,28 @@ class KernelCmdline:
         return result
 
 
-ARGUMENT_SPEC = {
-    "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
-    "hugepages_1g": {"type": "int", "default": 0},
-    "hugepages_2m": {"type": "int", "default": 0},
-    "hugepages_default_size": {"type": "str", "default": ""},
-    "iommu": {"type": "str", "default": "none"},
-    "iommu_passthrough": {"type": "bool", "default": True},
-    "isolated_cores": {"type": "raw", "default": ""},
-    "isolation": {"type": "list", "elements": "str", "default": list(ISOLATION)},
-    "extra_args": {"type": "list", "elements": "str", "default": []},
-    "min_free_mb": {"type": "int", "default": 512},
-    "dropin": {"type": "path", "default": "/etc/default/grub.d/icperf.cfg"},
-    "grub_cfg": {"type": "path", "default": "/boot/grub/grub.cfg"},
-    "update_command": {"type": "list", "elements": "str", "default": ["update-grub"]},
-    "proc_root": {"type": "path", "default": "/proc"},
-    "sys_root": {"type": "path", "default": "/sys"},
-    "var_prefix": {"type": "str", "default": ""},
-}
+ARGUMENT_SPEC = hostmodule.argument_spec(
+    {
+        "state": {"type": "str", "default": "present", "choices": ["present", "absent"]},
+        "hugepages_1g": {"type": "int", "default": 0},
+        "hugepages_2m": {"type": "int", "default": 0},
+        "hugepages_default_size": {"type": "str", "default": ""},
+        "iommu": {"type": "str", "default": "none"},
+        "iommu_passthrough": {"type": "bool", "default": True},
+        "isolated_cores": {"type": "raw", "default": ""},
+        "isolation": {"type": "list", "elements": "str", "default": list(ISOLATION)},
+        "extra_args": {"type": "list", "elements": "str", "default": []},
+        "min_free_mb": {"type": "int", "default": 512},
+        "dropin": {"type": "path", "default": "/etc/default/grub.d/icperf.cfg"},
+        "grub_cfg": {"type": "path", "default": "/boot/grub/grub.cfg"},
+        "update_command": {"type": "list", "elements": "str", "default": ["update-grub"]},
+    },
+    roots=True,
+)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-    )
-    try:
-        result = KernelCmdline(module).run()
-    except IcperfInputError as error:
-        module.fail_json(msg=str(error), bad_input=True)
-    except (OSError, RuntimeError) as error:
-        module.fail_json(msg=str(error))
-    module.exit_json(**result)
+    hostmodule.run_module(ARGUMENT_SPEC, KernelCmdline)
 
 
 if __name__ == "__main__":

@@ -8,15 +8,18 @@ function that regenerates grub.cfg from the drop-in, as the real one does, and c
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.icperf.lab.plugins.modules import kernel_cmdline
+from icperf_module_runner import (
+    Exit,
+    FakeRoots,
+    check_documentation,
+    patch_module,
+    run_module,
+)
 
 BASE_CMDLINE = "BOOT_IMAGE=/boot/vmlinuz-6.1.0-40-amd64 root=UUID=1234 ro console=ttyS0,115200n8"
 MEMINFO_4G = "MemTotal:        3995012 kB\nMemFree:         3600000 kB\n"
@@ -24,38 +27,22 @@ CPUINFO = "processor\t: 0\nflags\t\t: fpu vme pse pdpe1gb lm\n"
 CPUINFO_NO_1G = "processor\t: 0\nflags\t\t: fpu vme pse lm\n"
 
 
-class Exit(Exception):
-    def __init__(self, result: dict[str, Any], failed: bool) -> None:
-        super().__init__(result.get("msg", ""))
-        self.result = result
-        self.failed = failed
-
-
-class FakeHost:
+class FakeHost(FakeRoots):
     """A host tree under ``root`` and the module run against it."""
 
     def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.root = root
-        self.proc = root / "proc"
-        self.sys = root / "sys"
+        super().__init__(root)
         self.dropin = root / "etc/default/grub.d/icperf.cfg"
-        self.grub_cfg = root / "boot/grub/grub.cfg"
-        self.proc.mkdir(parents=True)
-        (self.sys / "devices/system/cpu").mkdir(parents=True)
-        self.grub_cfg.parent.mkdir(parents=True)
         self.set_cmdline(BASE_CMDLINE)
-        (self.proc / "meminfo").write_text(MEMINFO_4G)
-        (self.proc / "cpuinfo").write_text(CPUINFO)
-        (self.sys / "devices/system/cpu/present").write_text("0-1\n")
-        self.grub_cfg.write_text(self.grub_text(""))
+        self.write("proc/meminfo", MEMINFO_4G)
+        self.write("proc/cpuinfo", CPUINFO)
+        self.write("sys/devices/system/cpu/present", "0-1\n")
+        self.grub_cfg = self.write("boot/grub/grub.cfg", self.grub_text(""))
         self.commands: list[list[str]] = []
         self.update_rc = 0
         # What another drop-in would do: replace the default command line after ours.
         self.override: str | None = None
-        monkeypatch.setattr(basic.AnsibleModule, "run_command", self._run_command)
-        monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", lambda _self, name, **_: name)
-        monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit(False))
-        monkeypatch.setattr(basic.AnsibleModule, "fail_json", _exit(True))
+        patch_module(monkeypatch, self._run_command, lambda name: name)
 
     @staticmethod
     def grub_text(args: str) -> str:
@@ -71,7 +58,7 @@ class FakeHost:
 
     def boot(self) -> None:
         """What a reboot does: the running command line becomes grub.cfg's."""
-        words = kernel_cmdline.KernelCmdline.grub_linux_tokens(_Reader(self.grub_cfg))
+        words = kernel_cmdline.first_linux_args(self.grub_cfg.read_text()) or []
         self.set_cmdline("BOOT_IMAGE=/boot/vmlinuz-6.1.0-40-amd64 " + " ".join(words))
 
     def _run_command(self, args: list[str], **_: Any) -> tuple[int, str, str]:
@@ -91,40 +78,16 @@ class FakeHost:
 
     def run(self, check_mode: bool = False, diff: bool = False, **params: Any) -> Exit:
         args = {
-            "proc_root": str(self.proc),
-            "sys_root": str(self.sys),
+            **self.roots(),
             "dropin": str(self.dropin),
             "grub_cfg": str(self.grub_cfg),
             **params,
         }
-        if check_mode:
-            args["_ansible_check_mode"] = True
-        if diff:
-            args["_ansible_diff"] = True
-        with patch_module_args(args), pytest.raises(Exit) as caught:
-            kernel_cmdline.main()
-        return caught.value
+        return run_module(kernel_cmdline, args, check_mode, diff)
 
     def state(self) -> tuple[str | None, str]:
         dropin = self.dropin.read_text() if self.dropin.exists() else None
         return dropin, self.grub_cfg.read_text()
-
-
-class _Reader:
-    """Just enough of KernelCmdline to call grub_linux_tokens on a path."""
-
-    def __init__(self, grub_cfg: Path) -> None:
-        self.grub_cfg = str(grub_cfg)
-
-    def _read(self, path: str, default: str | None = None) -> str:
-        return Path(path).read_text() if Path(path).exists() else (default or "")
-
-
-def _exit(failed: bool) -> Callable[..., None]:
-    def raise_exit(_self: Any, **result: Any) -> None:
-        raise Exit(result, failed)
-
-    return raise_exit
 
 
 @pytest.fixture
@@ -351,13 +314,6 @@ def test_reports_what_the_kernel_made_of_its_arguments(host: FakeHost) -> None:
 
 def test_documentation_matches_the_argument_spec() -> None:
     """ansible-doc parses DOCUMENTATION, and it lists every option with its type and default."""
-    doc = yaml.safe_load(kernel_cmdline.DOCUMENTATION)
-    yaml.safe_load(kernel_cmdline.EXAMPLES)
-    returned = yaml.safe_load(kernel_cmdline.RETURN)
-
-    options = doc["options"]
-    assert set(options) == set(kernel_cmdline.ARGUMENT_SPEC)
-    for name, spec in kernel_cmdline.ARGUMENT_SPEC.items():
-        assert options[name]["type"] == spec["type"], name
-        assert options[name].get("default") == spec.get("default"), name
-    assert {"args", "cmdline", "missing", "stale", "reboot_required", "kernel"} <= set(returned)
+    check_documentation(
+        kernel_cmdline, {"args", "cmdline", "missing", "stale", "reboot_required", "kernel"}
+    )
