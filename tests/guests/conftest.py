@@ -8,23 +8,45 @@ minutes, so they run only when asked: ``make system-test`` (ICPERF_SYSTEM_TESTS=
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .harness import REPO, GuestPool
+from .harness import REPO, Guest, GuestPool
 
 # ansible-runner starts ansible-playbook from PATH: use this interpreter's environment.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 # What the session measured, printed at its end (and written down in docs/guests.md).
 TIMINGS: dict[str, Any] = {}
+
+# The lab's kernel command line, as the kernel_cmdline tests put it on the guest; the vfio
+# and reprovision tests need the IOMMU it turns on and keep the same values (a
+# reprovisioning re-applies what was provisioned).
+CMDLINE_LAB = {
+    "kernel_cmdline_hugepages_1g": 1,
+    "kernel_cmdline_hugepages_2m": 64,
+    "kernel_cmdline_iommu": "intel",
+}
+CMDLINE_ARGS = ["hugepagesz=1G", "hugepages=1", "hugepagesz=2M", "hugepages=64",
+                "intel_iommu=on", "iommu=pt"]  # fmt: skip
+CMDLINE_PLAYBOOK = "tests/guests/playbooks/kernel_cmdline.yml"
+# Emulated igb NICs of the guest, wired to each other (harness.Guest.lab_nic_args).
+LAB_NICS = 2
+# The tests share one guest and build on each other's state: files run in this order.
+FILE_ORDER = (
+    "test_system_guest.py",
+    "test_system_kernel_cmdline.py",
+    "test_system_vfio.py",
+    "test_system_reprovision.py",
+)
 
 
 def _skip_reason() -> str | None:
@@ -53,6 +75,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "system: boots QEMU guest hosts (make system-test, ICPERF_SYSTEM_TESTS=1)"
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run this directory's tests in FILE_ORDER; other tests keep their places."""
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if item.path.parent == here]
+
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return FILE_ORDER.index(name) if name in FILE_ORDER else len(FILE_ORDER)
+
+    ordered = sorted((items[i] for i in slots), key=rank)
+    for slot, item in zip(slots, ordered, strict=True):
+        items[slot] = item
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -128,10 +164,85 @@ def guest_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestPool]:
     if SKIP_REASON:
         pytest.skip(SKIP_REASON)
     session_start = time.monotonic()
-    with GuestPool(1, workdir=tmp_path_factory.mktemp("guests")) as pool:
+    with GuestPool(1, workdir=tmp_path_factory.mktemp("guests"), lab_nics=LAB_NICS) as pool:
         TIMINGS["accelerator"] = f"{pool.accel} ({pool.accel_why})"
         TIMINGS["image"] = f"{pool.image.id if pool.image else '?'}"
         TIMINGS["image build or reuse (s)"] = round(pool.timings["image_seconds"], 1)
         TIMINGS["boot to SSH (s)"] = pool.timings["boot_seconds"]
         yield pool
     TIMINGS["guest session (s)"] = round(time.monotonic() - session_start, 1)
+
+
+@pytest.fixture(scope="module")
+def nics(guest_pool: GuestPool) -> list[str]:
+    """PCI addresses of the guest's lab NICs."""
+    guest = guest_pool.guests[0]
+    return [guest.lab_nic_address(nic) for nic in range(guest.lab_nics)]
+
+
+def assert_refused(
+    tmp: Path,
+    pool: GuestPool,
+    playbook: str,
+    extravars: dict[str, Any],
+    message: str,
+    host_state: Callable[[], Any],
+    timing: str,
+) -> PlaybookRun:
+    """The playbook fails with ``message`` (naming the variable) and ``host_state()`` is
+    as before: bad input refused before anything on the host changed."""
+    before = host_state()
+
+    run = run_playbook(tmp, pool.inventory, playbook, extravars)
+
+    assert run.rc != 0, run.stdout[-4000:]
+    TIMINGS.setdefault(timing, []).append(run.seconds)
+    messages = run.failure_messages()
+    assert any(message in text for text in messages), messages
+    assert host_state() == before
+    return run
+
+
+@pytest.fixture(scope="module")
+def iommu_on(guest_pool: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> Guest:
+    """The guest booted with the lab's command line (IOMMU on); a no-op after those tests."""
+    tmp = tmp_path_factory.mktemp("iommu")
+    run = run_playbook(tmp, guest_pool.inventory, CMDLINE_PLAYBOOK, CMDLINE_LAB)
+    assert run.rc == 0, run.stdout[-4000:]
+    guest = guest_pool.guests[0]
+    assert guest.read("/proc/cmdline").split()[-len(CMDLINE_ARGS) :] == CMDLINE_ARGS
+    return guest
+
+
+def parse_testpmd(output: str) -> dict[int, dict[str, int]]:
+    """testpmd's closing 'Forward statistics for port N' blocks: {port: {RX-packets: n, ...}}."""
+    ports: dict[int, dict[str, int]] = {}
+    port = None
+    for line in output.splitlines():
+        match = re.search(r"Forward statistics for port (\d+)", line)
+        if match:
+            port = int(match.group(1))
+            ports[port] = {}
+            continue
+        if port is not None:
+            for key, value in re.findall(r"([A-Z]{2}-[a-z]+):\s+(\d+)", line):
+                ports[port][key] = int(value)
+            if line.strip().startswith("-" * 10):
+                port = None
+    return ports
+
+
+def run_testpmd(guest: Guest, nics: list[str], seconds: int = 10) -> tuple[str, dict[int, Any]]:
+    """dpdk-testpmd on the NICs for ``seconds``: io forwarding, a first burst sent on each.
+
+    The NICs are wired to each other, so the burst circulates: every port receives and
+    sends, through vfio-pci and the IOMMU. Two lcores share the guest's one CPU.
+    """
+    allow = " ".join(f"-a {nic}" for nic in nics)
+    command = (
+        f"timeout -s INT {seconds} dpdk-testpmd --lcores 0@0,1@0 -n 1 {allow} "
+        "--file-prefix icperf-test -m 64 -- --forward-mode=io --tx-first --stats-period 5 "
+        "--nb-cores 1 --rxd 256 --txd 256 --total-num-mbufs 2048 2>&1"
+    )
+    result = guest.ssh(command, check=False, timeout=seconds + 120)
+    return result.stdout, parse_testpmd(result.stdout)

@@ -52,6 +52,10 @@ BOOT_TIMEOUT = float(os.environ.get("ICPERF_GUEST_BOOT_TIMEOUT", "420"))
 # A KVM guest that works prints the kernel's banner within seconds of its start.
 KVM_PROBE_BANNER_TIMEOUT = 30.0
 KVM_PROBE_SSH_TIMEOUT = 120.0
+# Lab NICs (emulated igb) sit behind PCIe root ports in slots 0x10, 0x11, ... of the root
+# bus; each guest's NICs share a QEMU hub (ids from LAB_HUB_BASE on), wired to each other only.
+LAB_PORT_SLOT = 0x10
+LAB_HUB_BASE = 10
 
 
 def log(message: str) -> None:
@@ -143,6 +147,7 @@ class Guest:
     accel: str = "tcg"
     memory_mb: int = 4096
     extra_args: Sequence[str] = ()
+    lab_nics: int = 0
     ssh_port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     started_at: float = 0.0
@@ -162,6 +167,31 @@ class Guest:
     @property
     def mac(self) -> str:
         return f"52:54:00:1c:00:{self.index:02x}"
+
+    def lab_nic_address(self, nic: int) -> str:
+        """PCI address of lab NIC ``nic`` in the guest: on the bus behind its root port."""
+        return f"0000:{nic + 1:02x}:00.0"
+
+    def lab_nic_mac(self, nic: int) -> str:
+        return f"52:54:00:1d:{self.index:02x}:{nic:02x}"
+
+    def lab_nic_args(self) -> list[str]:
+        """Emulated igb NICs for the lab (vfio, DPDK), all on one QEMU hub of their own.
+
+        Each NIC sits behind a PCIe root port of its own, as a server's NICs do (the root
+        bus has no room for igb's SR-IOV routing IDs); the firmware numbers the ports' buses
+        1, 2, ... in slot order. The hub is the cable between the NICs: what one sends the
+        others receive, and nothing leaves the guest.
+        """
+        args: list[str] = []
+        for nic in range(self.lab_nics):
+            args += [
+                "-device", f"pcie-root-port,id=labport{nic},bus=pcie.0,chassis={nic + 1},"
+                           f"addr={LAB_PORT_SLOT + nic:#x}",
+                "-netdev", f"hubport,id=lab{nic},hubid={LAB_HUB_BASE + self.index}",
+                "-device", f"igb,netdev=lab{nic},mac={self.lab_nic_mac(nic)},bus=labport{nic}",
+            ]  # fmt: skip
+        return args
 
     def qemu_command(self) -> list[str]:
         accel = "kvm" if self.accel == "kvm" else "tcg"
@@ -192,6 +222,7 @@ class Guest:
             "-device", f"virtio-net-pci,netdev=mgmt,mac={self.mac}",
             "-display", "none",
             "-serial", f"file:{self.console_log}",
+            *self.lab_nic_args(),
             *self.extra_args,
         ]  # fmt: skip
 
@@ -298,6 +329,24 @@ class Guest:
                 raise GuestError(self.describe_failure(f"no SSH after {timeout:.0f} s"))
             time.sleep(2)
 
+    def reboot(self, timeout: float = BOOT_TIMEOUT) -> float:
+        """Reboot the guest from inside (firmware, its GRUB); returns the seconds to SSH."""
+        before = self.boot_id()
+        start = time.monotonic()
+        # The connection may drop before ssh returns: its status says nothing.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.ssh("systemctl reboot", check=False, timeout=30)
+        while True:
+            if not self.running():
+                raise GuestError(self.describe_failure("QEMU exited during the reboot"))
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                probe = self.ssh("cat /proc/sys/kernel/random/boot_id", check=False, timeout=20)
+                if probe.returncode == 0 and probe.stdout.strip() not in ("", before):
+                    return time.monotonic() - start
+            if time.monotonic() - start > timeout:
+                raise GuestError(self.describe_failure(f"no SSH {timeout:.0f} s after the reboot"))
+            time.sleep(2)
+
     def stop(self) -> None:
         """Kill QEMU (the overlay is thrown away, so there is nothing to shut down cleanly)."""
         if self.process is not None and self.process.poll() is None:
@@ -329,6 +378,8 @@ class Guest:
             "-o", "ServerAliveCountMax=6",
         ]  # fmt: skip
         return {
+            # The lab NICs' PCI addresses, for the vfio role and the tests.
+            "icperf_guest_lab_nics": [self.lab_nic_address(n) for n in range(self.lab_nics)],
             "ansible_connection": "ssh",
             "ansible_host": "127.0.0.1",
             "ansible_port": self.ssh_port,
@@ -391,6 +442,7 @@ class GuestPool:
     workdir: Path | None = None
     memory_mb: int = 4096
     extra_args: Sequence[str] = ()
+    lab_nics: int = 0
     guests: list[Guest] = field(default_factory=list)
     image: Image | None = None
     accel: str = ""
@@ -414,7 +466,7 @@ class GuestPool:
             log(f"accelerator: {self.accel} ({self.accel_why})")
             self.guests = [
                 Guest(f"guest{i}", i, self.image, self.workdir, self.accel, self.memory_mb,
-                      self.extra_args)
+                      self.extra_args, self.lab_nics)
                 for i in range(self.count)
             ]  # fmt: skip
             for guest in self.guests:
@@ -467,6 +519,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     up = sub.add_parser("up", help="boot guests, write their inventory, wait or run a command")
     up.add_argument("-n", "--count", type=int, default=1, help="number of guests (default 1)")
     up.add_argument("-m", "--memory", type=int, default=4096, help="MiB per guest (default 4096)")
+    up.add_argument(
+        "--lab-nics", type=int, default=0,
+        help="emulated igb NICs per guest, wired to each other (PCI 0000:01:00.0, ...)",
+    )  # fmt: skip
     up.add_argument("--workdir", type=Path, help="overlays, consoles and inventory.yml")
     up.add_argument(
         "command", nargs=argparse.REMAINDER,
@@ -482,7 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
     command = [part for part in args.command if part != "--"]
-    with GuestPool(args.count, args.workdir, args.memory) as pool:
+    with GuestPool(args.count, args.workdir, args.memory, lab_nics=args.lab_nics) as pool:
         log(f"inventory: {pool.inventory}")
         for guest in pool.guests:
             log(f"ssh {shlex.join(guest.ssh_args())} root@127.0.0.1")

@@ -12,20 +12,23 @@ from typing import Any
 
 import pytest
 
-from .conftest import SYSTEM_MARKS, TIMINGS, run_playbook
+from .conftest import (
+    CMDLINE_ARGS,
+    CMDLINE_LAB,
+    CMDLINE_PLAYBOOK,
+    SYSTEM_MARKS,
+    TIMINGS,
+    assert_refused,
+    run_playbook,
+)
 from .harness import Guest, GuestPool
 
 pytestmark = SYSTEM_MARKS
 
-PLAYBOOK = "tests/guests/playbooks/kernel_cmdline.yml"
+PLAYBOOK = CMDLINE_PLAYBOOK
 DROPIN = "/etc/default/grub.d/icperf.cfg"
-LAB = {
-    "kernel_cmdline_hugepages_1g": 1,
-    "kernel_cmdline_hugepages_2m": 64,
-    "kernel_cmdline_iommu": "intel",
-}
-LAB_ARGS = ["hugepagesz=1G", "hugepages=1", "hugepagesz=2M", "hugepages=64", "intel_iommu=on",
-            "iommu=pt"]  # fmt: skip
+LAB = CMDLINE_LAB
+LAB_ARGS = CMDLINE_ARGS
 REBOOT_TASK = "Reboot into the new command line"
 
 
@@ -68,16 +71,11 @@ def guest(guest_pool: GuestPool) -> Guest:
 def test_bad_input_is_refused_before_any_change(
     guest: Guest, guest_pool: GuestPool, tmp_path: Path, extravars: dict[str, Any], message: str
 ) -> None:
-    before = guest_state(guest)
-
-    run = run_playbook(tmp_path, guest_pool.inventory, PLAYBOOK, {**LAB, **extravars})
-
-    assert run.rc != 0
-    TIMINGS.setdefault("refused run (s)", []).append(run.seconds)
-    messages = run.failure_messages()
-    assert any(message in text for text in messages), messages
+    run = assert_refused(
+        tmp_path, guest_pool, PLAYBOOK, {**LAB, **extravars}, message,
+        lambda: guest_state(guest), "refused run (s)",
+    )  # fmt: skip
     assert not run.ran(REBOOT_TASK)
-    assert guest_state(guest) == before
 
 
 def test_role_puts_the_arguments_on_the_command_line_through_grub(
