@@ -15,7 +15,9 @@
 #   image.json       packages, kernel, build time
 #
 # Guests have no network beyond this machine, so every package a role installs on a lab
-# host is installed here already (the roles then find it present). No loop devices, mounts
+# host is installed here already (the roles then find it present), and what a system test
+# installs later (a second kernel and its headers, from $suite-backports) waits in a local
+# apt repository inside the image, /srv/icperf-apt, the guests' only apt source. No loop devices, mounts
 # of the image or VM are needed: the file system is written with mkfs.ext4 -d and GRUB's
 # core image, made by the guest's own grub-mkimage, is written into the gap before the
 # partition.
@@ -34,13 +36,20 @@ base_packages=(
     openssh-server python3 python3-apt iproute2 iputils-ping pciutils procps ethtool
 )
 # What the roles install on a lab host (scripts/setup.sh's list, without the controller's
-# Python tools), plus driverctl for the vfio role.
+# Python tools), plus driverctl for the vfio role, and DKMS with Debian's igb_uio
+# (dpdk-kmods-dkms) and the running kernel's headers for the reprovision role.
 lab_packages=(
     build-essential pkg-config make rsync
     lxc python3-lxc busybox-static
     dpdk dpdk-dev libdpdk-dev openvswitch-switch-dpdk
     iperf3 sockperf netsniff-ng driverctl
+    dkms dpdk-kmods-dkms linux-headers-amd64
 )
+# Downloaded from $suite-backports into the image's local apt repository, not installed:
+# the kernel upgrade of the reprovisioning test (tests/guests/test_system_reprovision.py).
+# The cloud flavour has vfio-pci, the Intel IOMMU and hugetlbfs in 1137 modules (no igb):
+# under TCG, depmod over them, the initramfs and DKMS take minutes less than the generic one's.
+upgrade_packages=(linux-image-cloud-amd64 linux-headers-cloud-amd64)
 
 log() { printf 'guest-image: %s\n' "$*" >&2; }
 
@@ -49,6 +58,7 @@ image_id() {
         printf 'suite %s\nmirror %s\ndisk %s\n' "$suite" "$mirror" "$disk_size_mb"
         printf 'base %s\n' "$(printf '%s\n' "${base_packages[@]}" | sort | tr '\n' ' ')"
         printf 'lab %s\n' "$(printf '%s\n' "${lab_packages[@]}" | sort | tr '\n' ' ')"
+        printf 'upgrade %s\n' "${upgrade_packages[*]}"
         cat "$self"
     } | sha256sum | cut -c1-16
 }
@@ -133,8 +143,6 @@ unshare --mount --propagation private bash -euo pipefail -c '
     tail -n 30 "$work/apt.log" >&2
     exit 1
 }
-rm -f "$rootfs/usr/sbin/policy-rc.d"
-: >"$rootfs/etc/resolv.conf"
 
 kernel="$(basename "$(ls "$rootfs"/boot/vmlinuz-* | sort -V | tail -n1)")"
 kver="${kernel#vmlinuz-}"
@@ -142,6 +150,74 @@ kver="${kernel#vmlinuz-}"
     echo "guest-image: no initrd for $kver" >&2
     exit 1
 }
+# One kernel: debootstrap's, when dist-upgrade brought a newer one, only slows down every
+# update-grub in the guests.
+old_kernels="$(chroot "$rootfs" dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' \
+    'linux-image-[0-9]*' | awk -v keep="linux-image-$kver" \
+    '$1 == "ii" && $2 != keep && $2 != keep "-unsigned" { print $2 }')"
+[[ -z "$old_kernels" ]] || log "removing $(echo $old_kernels)"
+
+# DKMS builds igb_uio for the kernels whose headers it finds; make sure the image's kernel
+# has it, as a lab host provisioned before a kernel upgrade would.
+log "DKMS modules for $kver; ${upgrade_packages[*]} from $suite-backports into /srv/icperf-apt"
+unshare --mount --propagation private bash -euo pipefail -c '
+    rootfs="$1" kver="$2" mirror="$3" suite="$4" old_kernels="$5"; shift 5
+    mount -t proc proc "$rootfs/proc"
+    mount -t sysfs sysfs "$rootfs/sys"
+    mount --rbind /dev "$rootfs/dev"
+    export DEBIAN_FRONTEND=noninteractive LC_ALL=C
+    if [[ -n "$old_kernels" ]]; then
+        # shellcheck disable=SC2086
+        chroot "$rootfs" apt-get purge -y -q $old_kernels
+    fi
+    chroot "$rootfs" dkms autoinstall -k "$kver"
+    chroot "$rootfs" dkms status -k "$kver" | grep ": installed" >/dev/null || {
+        echo "no DKMS module installed for $kver" >&2
+        exit 1
+    }
+    # The packages of the later upgrade and what they need beyond the image: downloaded,
+    # not installed, with backports visible for this step only. Not the newer versions of
+    # installed packages built from the same sources (apt would upgrade the generic
+    # kernel metapackages along): the guests could not upgrade what is not there.
+    echo "deb $mirror $suite-backports main" >"$rootfs/etc/apt/sources.list.d/backports.list"
+    chroot "$rootfs" apt-get update -q
+    chroot "$rootfs" apt-get install -y -q --no-install-recommends --download-only \
+        -o APT::Get::Upgrade-By-Source-Package=false -t "$suite-backports" "$@"
+    rm "$rootfs/etc/apt/sources.list.d/backports.list"
+    mkdir -p "$rootfs/srv/icperf-apt"
+    mv "$rootfs"/var/cache/apt/archives/*.deb "$rootfs/srv/icperf-apt/"
+    chroot "$rootfs" apt-get clean
+    cd "$rootfs/srv/icperf-apt"
+    chroot "$rootfs" sh -c "cd /srv/icperf-apt && dpkg-scanpackages -m . 2>/dev/null" >Packages
+    gzip -9 -k -n Packages
+    {
+        echo "Origin: icperf"
+        echo "Label: icperf guest packages"
+        echo "Suite: icperf"
+        echo "Codename: icperf"
+        echo "Date: $(date -Ru)"
+        echo "SHA256:"
+        for file in Packages Packages.gz; do
+            echo " $(sha256sum "$file" | cut -d" " -f1) $(stat -c %s "$file") $file"
+        done
+    } >Release
+    # The guests reach no mirror: this repository is their only apt source, so apt-get
+    # update works in a guest, and what the image has installed stays as it is.
+    cat >"$rootfs/etc/apt/sources.list" <<SRC
+# Guests reach no mirror. The image has every package a role installs; this repository
+# holds what the system tests install later ($suite-backports kernel and headers).
+deb [trusted=yes] file:/srv/icperf-apt ./
+SRC
+    rm -rf "$rootfs"/var/lib/apt/lists/*
+    chroot "$rootfs" apt-get update -q
+' bash "$rootfs" "$kver" "$mirror" "$suite" "$old_kernels" "${upgrade_packages[@]}" \
+    >"$work/upgrade.log" 2>&1 || {
+    tail -n 30 "$work/upgrade.log" >&2
+    exit 1
+}
+upgrade_debs="$(cd "$rootfs/srv/icperf-apt" && ls -- *.deb | tr '\n' ' ')"
+rm -f "$rootfs/usr/sbin/policy-rc.d"
+: >"$rootfs/etc/resolv.conf"
 uuid="$(cat /proc/sys/kernel/random/uuid)"
 
 log "configuring the guest (kernel $kver)"
@@ -153,6 +229,11 @@ EOF
 cat >"$rootfs/etc/fstab" <<EOF
 UUID=$uuid / ext4 errors=remount-ro 0 1
 EOF
+# Packages a guest installs (the kernel upgrade): the initramfs holds the modules this
+# machine boots with, not all of them (MODULES=dep), compressed fast (zstd -1), and dpkg
+# skips its fsyncs (the guests' disks are thrown away): all slow under TCG.
+printf 'MODULES=dep\nCOMPRESSLEVEL=1\n' >"$rootfs/etc/initramfs-tools/conf.d/icperf-guest.conf"
+echo force-unsafe-io >"$rootfs/etc/dpkg/dpkg.cfg.d/icperf-guest"
 # Each guest gets its own machine-id at first boot.
 : >"$rootfs/etc/machine-id"
 rm -f "$rootfs/var/lib/dbus/machine-id"
@@ -251,6 +332,7 @@ cat >"$work/image.json" <<EOF
   "root_uuid": "$uuid",
   "base_packages": "$(echo "${base_packages[*]}")",
   "lab_packages": "$(echo "${lab_packages[*]}")",
+  "local_repo_debs": "${upgrade_debs% }",
   "build_seconds": $seconds,
   "built": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
