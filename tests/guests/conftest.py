@@ -121,12 +121,17 @@ class PlaybookRun:
             if e.get("event") in kinds
         ]
 
+    def results(self, task: str) -> list[dict[str, Any]]:
+        """What ``task`` returned on each host where it ran (not skipped, not failed)."""
+        return [
+            e["event_data"].get("res", {})
+            for e in self.events
+            if e.get("event") == "runner_on_ok" and e["event_data"].get("task") == task
+        ]
+
     def ran(self, task: str) -> bool:
         """Whether ``task`` ran on a host (not skipped)."""
-        return any(
-            e.get("event") == "runner_on_ok" and e["event_data"].get("task") == task
-            for e in self.events
-        )
+        return bool(self.results(task))
 
 
 def run_playbook(

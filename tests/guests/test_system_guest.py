@@ -19,11 +19,7 @@ def test_ansible_reaches_the_guest_through_the_written_inventory(
 
     assert run.rc == 0, run.stdout[-3000:]
     guest = guest_pool.guests[0]
-    facts = next(
-        e["event_data"]["res"]["ansible_facts"]
-        for e in run.events
-        if e.get("event") == "runner_on_ok" and e["event_data"].get("task") == "Read the facts"
-    )
+    facts = run.results("Read the facts")[0]["ansible_facts"]
     assert facts["ansible_distribution"] == "Debian"
     assert facts["ansible_distribution_major_version"] == "12"
     assert facts["ansible_service_mgr"] == "systemd"

@@ -89,11 +89,7 @@ def test_role_puts_the_arguments_on_the_command_line_through_grub(
     assert run.rc == 0, run.stdout[-4000:]
     TIMINGS["kernel_cmdline run with its reboot (s)"] = run.seconds
     assert run.ran(REBOOT_TASK)
-    reboot = next(
-        e["event_data"]["res"]
-        for e in run.events
-        if e.get("event") == "runner_on_ok" and e["event_data"].get("task") == REBOOT_TASK
-    )
+    reboot = run.results(REBOOT_TASK)[0]
     TIMINGS["reboot through GRUB (s)"] = reboot.get("elapsed")
     # The guest rebooted itself (same QEMU process): firmware, its GRUB, the new kernel line.
     assert guest.boot_id() != boot_before

@@ -45,6 +45,8 @@ UPGRADE_PACKAGE = "linux-image-cloud-amd64"
 DKMS_MODULE = "dpdk-kmods"
 REBOOT_TASK = "Reboot into the new command line"
 REPORT_TASK = "Report what reprovisioning did"
+HOST_FACTS_PLAYBOOK = "tests/guests/playbooks/host_facts.yml"
+HOST_FACTS_TASK = "Keep the host's facts and versions"
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +66,12 @@ def lab(nics: list[str]) -> dict[str, Any]:
 
 
 def report(run: PlaybookRun) -> list[str]:
-    return next(
-        e["event_data"]["res"]["msg"]
-        for e in run.events
-        if e.get("event") == "runner_on_ok" and e["event_data"].get("task") == REPORT_TASK
-    )
+    return run.results(REPORT_TASK)[0]["msg"]
+
+
+def host_facts(run: PlaybookRun) -> dict[str, Any]:
+    """icperf_host_facts as playbooks/tasks/host_facts.yml set them."""
+    return run.results(HOST_FACTS_TASK)[0]["ansible_facts"]["icperf_host_facts"]
 
 
 def host_state(guest: Guest) -> str:
@@ -257,3 +260,26 @@ def test_second_reprovisioning_changes_nothing(
     assert lines[0] == f"kernel {kernel}: unchanged since the last provisioning"
     assert lines[3] == "modules: igb_uio already loaded"
     assert host_state(guest) == before
+
+
+def test_host_facts_carry_the_verified_command_line(
+    guest: Guest, guest_pool: GuestPool, tmp_path: Path
+) -> None:
+    """What test.json records as host: the command line reprovisioning verified, the running
+    kernel's; none without a record of it."""
+    cmdline = guest.read("/proc/cmdline").strip()
+
+    run = run_playbook(tmp_path, guest_pool.inventory, HOST_FACTS_PLAYBOOK, {})
+    unrecorded = run_playbook(
+        tmp_path, guest_pool.inventory, HOST_FACTS_PLAYBOOK,
+        {"reprovision_state_file": "/var/lib/icperf/none.json"},
+    )  # fmt: skip
+
+    assert run.rc == 0 and unrecorded.rc == 0, run.stdout[-4000:] + unrecorded.stdout[-4000:]
+    facts = host_facts(run)
+    assert facts["cmdline_verified"] == cmdline == facts["cmdline"]
+    assert all(arg in cmdline.split() for arg in CMDLINE_ARGS)
+    assert facts["kernel"] == guest.ssh("uname -r").stdout.strip()
+    assert facts["hostname"] == "icperf-guest"
+    assert host_facts(unrecorded)["cmdline_verified"] == ""
+    assert host_facts(unrecorded)["cmdline"] == cmdline
