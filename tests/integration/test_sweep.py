@@ -46,6 +46,13 @@ def _check_test_json(record: dict[str, Any], path: str, pkt_size: int) -> None:
     host = record["host"]
     assert host["kernel"] and host["cpu_model"] and host["cores"] >= 1
     assert "governor" in host
+    # The command line as the host runs it, and the one provisioning verified only when
+    # a record of it says so (no provisioning record on a host the lab never rebooted).
+    cmdline = Path("/proc/cmdline").read_text().strip()
+    assert host["cmdline"] == cmdline
+    record_file = Path("/var/lib/icperf/reprovision.json")
+    verified = json.loads(record_file.read_text())["cmdline"] if record_file.exists() else ""
+    assert host["cmdline_verified"] == (verified if verified == cmdline else "")
     versions = record["versions"]
     assert versions["icperf"] and versions["lxc"] and versions["linux-bridge"]
     assert {(a["container"], a["app"]) for a in record["apps"]} == {
