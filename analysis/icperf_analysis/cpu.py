@@ -104,7 +104,8 @@ def cpu_row(cpu: object) -> dict[str, float]:
     if isinstance(pmd, dict) and pmd:
         threads = [t for t in pmd.values() if isinstance(t, dict)]
         for name in ("packets", "processing_cycles", "idle_cycles"):
-            values = [_number(t.get(name)) for t in threads]
+            # OVS's main thread reports packets but no cycles: sum what the threads report.
+            values = [_number(t[name]) for t in threads if t.get(name) is not None]
             row[f"pmd_{name}"] = float(np.sum(values)) if values else float("nan")
         if row["pmd_packets"] > 0:
             row["pmd_cycles_per_pkt"] = row["pmd_processing_cycles"] / row["pmd_packets"]
