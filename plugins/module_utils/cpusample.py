@@ -251,6 +251,9 @@ def cpu_record(
                 + ("start" if before is None else "end")
                 + " of the window",
             }
+        elif after.comm != before.comm or after.utime < before.utime or after.stime < before.stime:
+            # The process ended and its pid went to another one in between.
+            entry |= {"utime_s": None, "stime_s": None, "note": "pid reused in the window"}
         else:
             entry |= {
                 "utime_s": seconds(after.utime - before.utime),

@@ -151,6 +151,10 @@ def test_cpu_record_deltas_in_seconds() -> None:
     assert record["processes"][1]["utime_s"] == 0.0 and record["processes"][1]["stime_s"] == 0.02
     assert record["processes"][2]["utime_s"] is None
     assert "end of the window" in record["processes"][2]["note"]
+    reused = snapshot(2.0, {10: (5, 5), 20: (7, 9), 30: (1, 1)}, 30)
+    record_reused = cpu_record(first, reused, procs, [1], 100, {})
+    assert record_reused["processes"][0]["note"] == "pid reused in the window"
+    assert record_reused["processes"][0]["utime_s"] is None
     assert record["softirq_s"] == 0.3 and record["system_s"] == 0.6
     assert record["busy_s"] == 0.9 and record["cores_used"] == [1]
     assert record["cores"]["0"]["busy_s"] == 0.0
