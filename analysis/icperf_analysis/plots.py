@@ -196,11 +196,12 @@ def rtt_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
 
 
 def _pkt_panel(ax: Axes, part: pd.DataFrame, column: str, ylabel: str) -> None:
-    """`column` against packet size, one line per series that has it."""
+    """`column` against packet size, one line per series; those without it stay unlisted."""
     for name, rows in series(part, "pkt_size"):
         curve = xy(rows, "pkt_size", column)
-        if not curve.empty:
-            ax.plot(curve.index, curve.to_numpy(), label=name, **LINE_STYLE)
+        # Drawn even when empty, so that a switch keeps its colour in every panel.
+        ax.plot(curve.index, curve.to_numpy(), label=name if len(curve) else "_nolegend_",
+                **LINE_STYLE)
     _mark(ax, part, "pkt_size", column)
     _finish(ax, "packet size P (bytes)", ylabel, part["pkt_size"].unique(), log_x=True)
 

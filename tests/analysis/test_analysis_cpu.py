@@ -98,7 +98,11 @@ def test_figure_per_switch_and_size(tmp_path: Path) -> None:
     per_second = CLOCK_HZ / 2.0 / 500_000
     assert lines["ovs"] == pytest.approx([4.0 * per_second, 3.0 * per_second])
     assert lines["linux-bridge"] == pytest.approx([2.0 * per_second])
-    assert {line.get_label() for line in switch.get_lines()} == {"ovs"}
+    # linux-bridge has no switch process: not listed, and ovs keeps its colour.
+    assert switch.get_legend_handles_labels()[1] == ["ovs"]
+    colour = {line.get_label(): line.get_color() for line in total.get_lines()}
+    (ovs_switch,) = [line for line in switch.get_lines() if line.get_label() == "ovs"]
+    assert ovs_switch.get_color() == colour["ovs"]
     assert "cycles_vs_pkt" not in result.skipped
 
 
