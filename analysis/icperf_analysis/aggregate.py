@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import histogram, units
+from . import cpu, histogram, units
 from .load import IDENTITY_COLUMNS, Dataset
 
 # The per-second number that is "the rate" of each kind of app.
@@ -174,7 +174,8 @@ def throughput_maxima(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     best = usable.groupby(list(MAX_GROUP), dropna=False, sort=True)["m_pps"].idxmax()
     columns = [*MAX_GROUP, "rate", "id", "path", "partial", "shared_cores", "sender_short",
                "m_pps", "t_pps", "m_mpps", "t_mpps", "m_gbps_l2", "m_gbps_l1", "t_gbps_l2",
-               "t_gbps_l1", "loss_ratio"]
+               "t_gbps_l1", "loss_ratio",
+               *(c for c in cpu.REPORT_COLUMNS if c in usable and usable[c].notna().any())]
     maxima = usable.loc[best.to_numpy(), columns].rename(
         columns={"rate": "at_rate", "id": "at_id", "path": "at_path"})
     return maxima.reset_index(drop=True), pd.Index(best.to_numpy())
@@ -188,7 +189,7 @@ SUMMARY_FIRST = ["id", "path", "source", "status", "reason", "partial", "problem
 def aggregate(dataset: Dataset, window: Window) -> Aggregates:
     kept, short_apps = steady_window(dataset.seconds, window)
     apps = app_statistics(dataset, kept, short_apps)
-    summary = test_summary(dataset, apps)
+    summary = cpu.add_cpu_columns(dataset.root, test_summary(dataset, apps))
     maxima, best = throughput_maxima(summary)
     summary["is_max"] = summary.index.isin(best)
     rest = [c for c in summary.columns if c not in SUMMARY_FIRST]

@@ -53,7 +53,8 @@ def _finish(ax: Axes, xlabel: str, ylabel: str, ticks: Sequence[float] = (),
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
 
 
 def _mark(ax: Axes, rows: pd.DataFrame, x: str, y: str) -> None:
@@ -194,6 +195,17 @@ def rtt_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
     return out
 
 
+def _pkt_panel(ax: Axes, part: pd.DataFrame, column: str, ylabel: str) -> None:
+    """`column` against packet size, one line per series; those without it stay unlisted."""
+    for name, rows in series(part, "pkt_size"):
+        curve = xy(rows, "pkt_size", column)
+        # Drawn even when empty, so that a switch keeps its colour in every panel.
+        ax.plot(curve.index, curve.to_numpy(), label=name if len(curve) else "_nolegend_",
+                **LINE_STYLE)
+    _mark(ax, part, "pkt_size", column)
+    _finish(ax, "packet size P (bytes)", ylabel, part["pkt_size"].unique(), log_x=True)
+
+
 def rtt_pct_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
     """RTT percentiles p50, p99, p99.9 against packet size, one line per switch.
 
@@ -208,13 +220,40 @@ def rtt_pct_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
         label = tuple_label(key)
         fig, axes = new_figure(len(RTT_PERCENTILES), label, _TITLES["rtt_pct_vs_pkt"])
         for ax, (column, name_p) in zip(axes, RTT_PERCENTILES, strict=True):
-            for name, rows in series(part, "pkt_size"):
-                curve = xy(rows, "pkt_size", column)
-                ax.plot(curve.index, curve.to_numpy(), label=name, **LINE_STYLE)
-            _mark(ax, part, "pkt_size", column)
-            _finish(ax, "packet size P (bytes)", f"{name_p} round-trip time (us)",
-                    part["pkt_size"].unique(), log_x=True)
+            _pkt_panel(ax, part, column, f"{name_p} round-trip time (us)")
         out.append(PlotFigure("rtt_pct_vs_pkt", label, key, fig, notes=flag_notes(part)))
+    return out
+
+
+CYCLE_PANELS = (("cycles_per_pkt", "all work on the test's cores"),
+                ("cycles_per_pkt_applets", "the applets"),
+                ("cycles_per_pkt_switch", "the switch process"),
+                ("cycles_per_pkt_softirq", "the kernel's softirq"))
+
+
+def cycles_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
+    """CPU cycles per received packet against packet size, one line per switch.
+
+    Drawn for the test of each configuration that reached the highest M (max_vs_pkt's
+    points): at lower rates busy pollers spend the same cycles on fewer packets.
+    """
+    s = agg.summary
+    data = s[s["is_max"] & s["cycles_per_pkt"].notna()] if "cycles_per_pkt" in s else s.iloc[:0]
+    keys = ["dimension", "hosts", "lab", "burst"]
+    out = []
+    for key, part in fixed_groups(data, keys, varying_variants(data, keys)):
+        label = tuple_label(key)
+        fig, axes = new_figure(len(CYCLE_PANELS), label, _TITLES["cycles_vs_pkt"])
+        for ax, (column, what) in zip(axes, CYCLE_PANELS, strict=True):
+            if part[column].isna().all():
+                # A kernel switch has no process of its own: its work is the softirq's.
+                ax.text(0.5, 0.5, "not measured for these switches", ha="center",
+                        transform=ax.transAxes)
+            _pkt_panel(ax, part, column, f"cycles per packet: {what}")
+        plot = PlotFigure("cycles_vs_pkt", label, key, fig, notes=flag_notes(part))
+        plot.notes.append("cycles = CPU seconds in the steady window x the cores' clock "
+                          "(/proc/cpuinfo MHz) / packets received (T x window)")
+        out.append(plot)
     return out
 
 
@@ -224,6 +263,7 @@ BUILDERS: dict[str, Callable[[Aggregates, float], list[PlotFigure]]] = {
     "vs_pairs": vs_pairs,
     "rtt_vs_pkt": rtt_vs_pkt,
     "rtt_pct_vs_pkt": rtt_pct_vs_pkt,
+    "cycles_vs_pkt": cycles_vs_pkt,
 }
 _NO_DATA = {
     "rx_vs_tx": "no successful throughput test with a receiving rate",
@@ -231,6 +271,7 @@ _NO_DATA = {
     "vs_pairs": "no successful throughput test with a receiving rate",
     "rtt_vs_pkt": "no successful latency test with a round-trip time",
     "rtt_pct_vs_pkt": "no successful latency test with an RTT histogram",
+    "cycles_vs_pkt": "no test with the highest M of its configuration has a CPU record",
 }
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import __version__
 from .aggregate import Aggregates, Window
+from .cpu import REPORT_COLUMNS
 from .figures import FIGURE_TYPES, FigureSet
 from .load import PARAM_COLUMNS, Dataset
 
@@ -26,8 +27,8 @@ img { max-width: 100%; }
 """
 SUMMARY_COLUMNS = ["id", "status", "partial", "short", "shared_cores", "sender_short",
                    *PARAM_COLUMNS, "seconds_used", "sent_per_sender_pps", "rate_shortfall",
-                   "m_mpps", "t_mpps", "t_gbps_l2", "t_gbps_l1", "loss_ratio", "rate_cv_max",
-                   "rtt_mean_us", "rtt_p50_us", "rtt_p99_us", "is_max"]
+                   "m_mpps", "t_mpps", "t_gbps_l2", "t_gbps_l1", *REPORT_COLUMNS, "loss_ratio",
+                   "rate_cv_max", "rtt_mean_us", "rtt_p50_us", "rtt_p99_us", "is_max"]
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -99,7 +100,8 @@ def _hosts(summary: pd.DataFrame) -> str:
 def _figures(figures: FigureSet) -> str:
     parts = []
     for figure_type in FIGURE_TYPES:
-        heading = f"{figure_type.title} (thesis fig. {figure_type.thesis})"
+        heading = figure_type.title + (f" (thesis fig. {figure_type.thesis})"
+                                       if figure_type.thesis else "")
         parts.append(f"<h3>{html.escape(heading)}</h3>")
         if figure_type.kind in figures.skipped:
             reason = figures.skipped[figure_type.kind]
@@ -120,7 +122,10 @@ def _figures(figures: FigureSet) -> str:
 def _test_columns(summary: pd.DataFrame) -> list[str]:
     """The per-test table's columns: the summary's main ones and the poller settings."""
     settings = sorted(c for c in summary.columns if c.startswith("setting_"))
-    return [c for c in SUMMARY_COLUMNS if c in summary] + settings
+    # Trees without CPU records (older ones, thesis logs) get no empty cycles columns.
+    shown = [c for c in SUMMARY_COLUMNS
+             if c in summary and not (c in REPORT_COLUMNS and summary[c].isna().all())]
+    return shown + settings
 
 
 def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window: Window) -> str:

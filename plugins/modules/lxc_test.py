@@ -22,6 +22,8 @@ description:
     icperf's header line, whoever left it.
 version_added: "0.2.0"
 author: icperf contributors
+extends_documentation_fragment:
+  - icperf.lab.cpu_sample
 options:
   containers:
     description:
@@ -97,6 +99,11 @@ exit_status:
   description: Exit status of each applet, C(<name>.<app>), -1 when it left none.
   returned: state=run
   type: dict
+cpu:
+  description: CPU time of the applets, the switch and the cores during the steady window
+    (docs/results.md, C(cpu)).
+  returned: state=run with I(cpu)
+  type: dict
 archive:
   description: The tar file of the logs.
   returned: state=collected
@@ -107,6 +114,7 @@ removed:
   type: list
 """
 
+import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
@@ -115,6 +123,13 @@ import time  # noqa: E402
 from typing import Any  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.icperf.lab.plugins.module_utils.cpusample import (  # noqa: E402
+    CPU_OPTIONS,
+    ProcReader,
+    SampleError,
+    WindowPlan,
+    sample_window,
+)
 from ansible_collections.icperf.lab.plugins.module_utils.errors import (  # noqa: E402
     IcperfInputError,
 )
@@ -177,15 +192,17 @@ class ContainerSet:
     def start(self, container: dict[str, Any]) -> None:
         self.lxc("lxc-start", "-n", container["name"], "-d")
 
-    def wait_started(self, container: dict[str, Any]) -> None:
+    def wait_started(self, container: dict[str, Any]) -> dict[str, Any]:
+        """The applet's start record, once written."""
         out = self.run_path(container, ".out")
         deadline = time.monotonic() + self.p["ready_timeout"]
         while time.monotonic() < deadline:
             try:
                 with open(out, encoding="utf-8") as handle:
-                    if START_RECORD.search(handle.read()):
-                        return
-            except OSError:
+                    for line in handle:
+                        if START_RECORD.search(line):
+                            return json.loads(line)
+            except (OSError, ValueError):
                 pass
             if self.state_of(container["name"]) == "STOPPED":
                 break
@@ -277,6 +294,7 @@ class ContainerSet:
             self.start(container)
         limit = self.p["duration"] + self.p["stop_grace"]
         started = time.monotonic()
+        cpu = self.cpu_window() if self.p.get("cpu") else None
         hung = [
             log_base(c) for c in self.active()
             if not self.wait_stopped(c, max(1.0, limit - (time.monotonic() - started)))
@@ -302,7 +320,22 @@ class ContainerSet:
         ]
         if bad:
             raise RuntimeError("; ".join(bad))
-        return {"exit_status": status}
+        return {"exit_status": status, **({"cpu": cpu} if cpu is not None else {})}
+
+    def cpu_window(self) -> dict[str, Any]:
+        """CPU time during the senders' steady window; returns once the window has ended."""
+        try:
+            starts = [self.wait_started(c).get("ts") for c in self.active()]
+            if not starts or not all(isinstance(ts, int | float) for ts in starts):
+                raise SampleError("no sender or client on this host, or no ts in its start record")
+            applets = [{"role": c["app"], "name": log_base(c), "program": c["argv"][0],
+                        "init": int(self.lxc("lxc-info", "-n", c["name"], "-pH")[1])}
+                       for c in self.containers]  # fmt: skip
+            reader = ProcReader(self.p["cpu"]["proc_root"], self.module.run_command)
+            plan = WindowPlan.of(self.p["cpu"], self.p["duration"])
+            return sample_window(reader, plan, starts, applets)
+        except (SampleError, RuntimeError, OSError, ValueError) as error:
+            return {"error": str(error)}
 
     def collected(self) -> dict[str, Any]:
         for container in self.containers:
@@ -372,6 +405,7 @@ def main() -> None:
             "ready_timeout": {"type": "int", "default": 10},
             "archive": {"type": "path"},
             "extra_config": {"type": "list", "elements": "str", "default": []},
+            "cpu": {"type": "dict", "options": CPU_OPTIONS},
         },
         supports_check_mode=True,
     )
