@@ -15,6 +15,7 @@ from .aggregate import Aggregates, Window, aggregate
 from .errors import InputError
 from .figures import FigureSet, save
 from .load import Dataset, load_results
+from .metrics import METRICS_FILE, test_metrics
 from .plots import build_all
 from .records import SECOND_COLUMNS
 
@@ -86,6 +87,7 @@ def write_tables(analysis: Analysis, out: Path) -> None:
     agg.summary.to_csv(out / "summary.csv", index=False)
     agg.apps.to_csv(out / "apps.csv")
     agg.maxima.to_csv(out / "max_throughput.csv", index=False)
+    test_metrics(analysis.dataset, agg).to_csv(out / METRICS_FILE, index=False)  # for compare
     per_second = analysis.dataset.per_second()
     per_second["kept"] = agg.kept
     for column in SECOND_COLUMNS:
@@ -137,6 +139,11 @@ def _tell(analysis: Analysis, window: Window) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:  # a results directory named so is given as ./compare
+        from .compare import main as compare
+
+        return compare(argv[1:])
     args = parser().parse_args(argv)
     window = Window(args.warmup, args.cooldown)
     try:

@@ -179,6 +179,10 @@ def _pick(columns: dict[str, np.ndarray], rows: slice, mine: np.ndarray
     return {name: values[rows][mine] for name, values in columns.items()}
 
 
+def _flags(values: pa.ChunkedArray) -> np.ndarray:
+    return pc.coalesce(values, False, memory_pool=_POOL).to_numpy()
+
+
 def _parse(batch: _Batch, items: list[_Item], out: list[AppLog | None]) -> None:
     role = batch.role
     table = _table(batch, items)
@@ -191,9 +195,9 @@ def _parse(batch: _Batch, items: list[_Item], out: list[AppLog | None]) -> None:
             _parse(batch, items[:half], out)
             _parse(batch, items[half:], out)
         return
-    known = (pc.is_in(table["v"], value_set=_VERSIONS).fill_null(False).to_numpy()
-             & pc.is_in(table["type"], value_set=_TYPES).fill_null(False).to_numpy())
-    second = pc.equal(table["type"], "second").fill_null(False).to_numpy()
+    known = (_flags(pc.is_in(table["v"], value_set=_VERSIONS, memory_pool=_POOL))
+             & _flags(pc.is_in(table["type"], value_set=_TYPES, memory_pool=_POOL)))
+    second = _flags(pc.equal(table["type"], "second", memory_pool=_POOL))
     columns = {name: table[name].to_numpy() for name in ROLE_COLUMNS[role]}
     del table
     row = 0
