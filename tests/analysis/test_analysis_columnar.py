@@ -163,7 +163,7 @@ def test_batches_keep_order_and_isolate_a_bad_log(tmp_path: Path,
 def test_unreadable_log_is_named(tmp_path: Path) -> None:
     path = tmp_path / "gone.jsonl"
     path.mkdir()
-    with pytest.raises(InputError, match="gone.jsonl: cannot read"):
+    with pytest.raises(InputError, match=r"gone\.jsonl: cannot read"):
         columnar.read_logs([(path, "send")])
 
 
