@@ -59,6 +59,8 @@ def parser() -> argparse.ArgumentParser:
         prog="icperf-analyze",
         description="Summarise an icperf results tree (and thesis framework logs) into CSV "
         "tables, figures and a self-contained HTML report.",
+        epilog="icperf-analyze compare A B --out DIR compares two results trees or reports "
+        "(icperf-analyze compare --help).",
     )
     p.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
     p.add_argument("--out", type=Path, required=True, metavar="REPORT_DIR",

@@ -6,7 +6,8 @@ configurations in only one of A and B are listed, not compared. A configuration 
 several times on both sides is compared by the mean of its trials, with their standard
 deviation as spread; otherwise the spread is the per-second standard deviation within the
 test. A change beyond the spread (|B - A| > sqrt(spread_A^2 + spread_B^2)), larger than the
-threshold and in the worse direction is a regression: the command then exits EXIT_REGRESSION.
+threshold and in the worse direction is a regression, and so is a configuration that ran in A
+and failed in B: the command then exits EXIT_REGRESSION.
 """
 
 from __future__ import annotations
@@ -129,12 +130,25 @@ def _configurations(side: Side) -> pd.DataFrame:
     return rows
 
 
+def _failed(side: Side) -> pd.Index:
+    failed = side.tests[side.tests["status"] != "ok"]
+    return pd.MultiIndex.from_frame(_keys(failed)) if not failed.empty else pd.Index([])
+
+
+def _only(mine: pd.DataFrame, other: pd.DataFrame, name: str, other_side: Side
+          ) -> pd.DataFrame:
+    """Configurations of `mine` without an ok test in `other`; marked when it failed there."""
+    keys = mine.index.difference(other.index)
+    failed = keys.isin(_failed(other_side)) if len(keys) else np.zeros(0, bool)
+    return keys.to_frame(index=False).assign(
+        only_in=np.where(failed, f"{name} (failed in {other_side.name})", name))
+
+
 def compare(a: Side, b: Side, threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The comparison (one row per configuration and metric) and the unmatched list."""
     ca, cb = _configurations(a), _configurations(b)
     both = ca.merge(cb, how="inner", left_index=True, right_index=True, suffixes=("_a", "_b"))
-    only = pd.concat([ca.index.difference(cb.index).to_frame().assign(only_in="A"),
-                      cb.index.difference(ca.index).to_frame().assign(only_in="B")])
+    only = pd.concat([_only(ca, cb, "A", b), _only(cb, ca, "B", a)])
     rows = []
     for key, row in both.iterrows():
         trials = (row["trials_a"], row["trials_b"])
@@ -188,10 +202,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         table, only = compare(a, b, args.threshold)
     write_outputs(args.out, a, b, table, only, args.threshold, not args.no_figures)
     regressions = table[table["verdict"] == "regression"]
+    failed = only[only["only_in"] == "A (failed in B)"]
     matched = len(table.drop_duplicates(KEY))
     print(f"icperf-analyze compare: {matched} configuration(s) compared, {len(only)} in only "
           f"one of A and B; spread from {_spread_sources(table)}", file=sys.stderr)
-    if regressions.empty:
+    for row in failed.itertuples():
+        print(f"icperf-analyze compare: regression: {row.vswitch} P={row.pkt_size} "
+              f"R={row.rate}: ok in A, failed in B", file=sys.stderr)
+    if regressions.empty and failed.empty:
         unchanged = " (no change)" if (table["verdict"] == "no change").all() else ""
         print("icperf-analyze compare: no regression beyond the spread and "
               f"{args.threshold:g} %{unchanged}", file=sys.stderr)

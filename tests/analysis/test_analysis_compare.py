@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -185,3 +186,20 @@ def test_bad_inputs_name_the_side(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 2
     assert "B: " in err and "without metrics.csv" in err
     assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+def test_a_test_failed_in_b_is_a_regression(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = _run(tmp_path / "a"), _run(tmp_path / "b")
+    record = next(b.glob("*-1000000/test.json"))
+    doc = json.loads(record.read_text()) | {"status": "failed", "reason": "switch died"}
+    record.write_text(json.dumps(doc))
+    code, err = _compare(capsys, str(a), str(b), "--out", str(tmp_path / "out"))
+    assert code == 3
+    assert "regression: linux-bridge P=64 R=1000000: ok in A, failed in B" in err
+    only = pd.read_csv(tmp_path / "out" / "only_in_one.csv")
+    assert only[["rate", "only_in"]].values.tolist() == [[1000000, "A (failed in B)"]]
+    # The other way round, a test that failed in A and ran in B is listed, not a regression.
+    assert _compare(capsys, str(b), str(a), "--out", str(tmp_path / "back"))[0] == 0
+    back = pd.read_csv(tmp_path / "back" / "only_in_one.csv")
+    assert back["only_in"].tolist() == ["B (failed in A)"]
