@@ -44,14 +44,19 @@ def _seconds(flag: str) -> Callable[[str], int]:
     return parse
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--line-rate-gbps wants a number > 0, not {text!r}")
-    return value
+def number(flag: str, wants: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type for a number that `ok` accepts; the message names the flag."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")  # fails every `ok`
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{flag} wants {wants}, not {text!r}")
+        return value
+
+    parse.__name__ = flag
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,7 +76,8 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds dropped at the end of every app's run (default 5)")
     p.add_argument("--thesis-hosts", choices=("local", "remote"), default="local",
                    help="L of thesis framework logs, which do not record it (default local)")
-    p.add_argument("--line-rate-gbps", type=_positive, default=10.0,
+    p.add_argument("--line-rate-gbps", type=number("--line-rate-gbps", "a number > 0",
+                                                   lambda v: v > 0), default=10.0,
                    help="line rate drawn as reference where tests crossed hosts (default 10)")
     p.add_argument("--no-figures", action="store_true", help="skip figures (tables only)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .aggregate import Window
-from .cli import EXIT_INPUT, _seconds, summarise
+from .cli import EXIT_INPUT, _seconds, number, summarise
 from .compare_output import SPREAD_NAMES, write_outputs
 from .errors import InputError
 from .load import IDENTITY_COLUMNS
@@ -45,16 +45,6 @@ class Side:
     tests: pd.DataFrame  # metrics.test_metrics' table
 
 
-def _threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"--threshold wants a percentage >= 0, not {text!r}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="icperf-analyze compare",
@@ -64,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("b", type=Path, metavar="B", help="the run compared with A")
     p.add_argument("--out", type=Path, required=True, metavar="DIR",
                    help="where compare.csv, compare.md, compare.html and figures/ go")
-    p.add_argument("--threshold", type=_threshold, default=5.0, metavar="PCT",
+    p.add_argument("--threshold", default=5.0, metavar="PCT",
+                   type=number("--threshold", "a percentage >= 0", lambda v: 0 <= v < np.inf),
                    help="smallest change that counts, in %% of A (loss: percentage points); "
                    "default 5")
     p.add_argument("--warmup", type=_seconds("--warmup"), default=5,
