@@ -43,7 +43,8 @@ def _run(tmp: Path, name: str, slowed: bool = False) -> Path:
         watcher.start()
     try:
         run = run_playbook(tmp / name, "testset.yml",
-                           base_vars(tmp / name, rates=20000, pkt_sizes=64, duration=3))
+                           base_vars(tmp / name, rates=20000, pkt_sizes=64, duration=3,
+                                     provision=False))
     finally:
         stop.set()
         if slowed:
@@ -54,7 +55,7 @@ def _run(tmp: Path, name: str, slowed: bool = False) -> Path:
 
 
 def test_compare_tells_a_slowed_switch_from_a_rerun(
-    tmp_path: Path, clean_host: dict[str, Any], capsys: Any
+    tmp_path: Path, clean_host: dict[str, Any], provisioned: None, capsys: Any
 ) -> None:
     a, rerun, slowed = _run(tmp_path, "a"), _run(tmp_path, "rerun"), _run(tmp_path, "slow", True)
     assert host_state() == clean_host
