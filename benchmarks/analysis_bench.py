@@ -7,8 +7,10 @@ so it also runs from any other directory.)
 
 Writes a sweep of throughput tests (5 vswitches x 5 packet sizes x 2 bursts x rates, one
 sender/receiver pair each) in JSON lines as the applets write them, then times the summarise
-step (loading + aggregation) and reports its peak RSS. With --full it also times the CSV
-tables, the figures and the HTML report, which are reported separately.
+step (loading + aggregation) in a fresh child process and reports its wall and CPU time and
+the child's peak RSS (ru_maxrss, which counts Arrow's buffers too: tracemalloc does not see
+them). With --full the child also times the CSV tables, the figures and the HTML report,
+which are reported separately.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import json
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -118,13 +121,48 @@ def generate(root: Path, records: int, seconds: int) -> int:
     return tests
 
 
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def summarise(results: Path, full: bool) -> None:
+    """The measured step, run in the child: what it prints is the benchmark's result."""
+    started, cpu = time.perf_counter(), _cpu()
+    dataset = load_results(results)
+    loaded, cpu_loaded = time.perf_counter(), _cpu()
+    aggregates = aggregate(dataset, Window())
+    done, cpu_done = time.perf_counter(), _cpu()
+    print(f"summarise: load {loaded - started:.2f} s + aggregate {done - loaded:.2f} s "
+          f"= {done - started:.2f} s wall, {cpu_done - cpu:.2f} s CPU (load "
+          f"{cpu_loaded - cpu:.2f}); peak RSS {peak_rss_mib():.0f} MiB "
+          f"({len(dataset.seconds)} rows, {len(aggregates.summary)} tests)", flush=True)
+    if full:
+        out = results.parent / "report"
+        out.mkdir(exist_ok=True)
+        analysis = Analysis(dataset, aggregates, None)
+        for name, step in (("tables", lambda: write_tables(analysis, out)),
+                           ("figures", lambda: draw(analysis, out, 10e9)),
+                           ("report", lambda: write_report(out / "report.html", dataset,
+                                                           aggregates, analysis.figures,
+                                                           Window()))):
+            started = time.perf_counter()
+            step()
+            print(f"{name}: {time.perf_counter() - started:.2f} s; "
+                  f"peak RSS {peak_rss_mib():.0f} MiB", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--records", type=int, default=1_000_000, help="per-second records in all")
     p.add_argument("--seconds", type=int, default=500, help="seconds per app log")
     p.add_argument("--full", action="store_true", help="also time tables, figures, report")
     p.add_argument("--keep", type=Path, help="write the tree here and keep it")
+    p.add_argument("--summarise", type=Path, metavar="RESULTS", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.summarise is not None:
+        summarise(args.summarise, args.full)
+        return
 
     root = args.keep or Path(tempfile.mkdtemp(prefix="icperf-bench-"))
     try:
@@ -132,31 +170,16 @@ def main() -> None:
         tests = generate(root / "results", args.records, args.seconds)
         size = sum(f.stat().st_size for f in (root / "results").rglob("*.jsonl"))
         print(f"generated {tests} tests, {tests * 2 * args.seconds} per-second records, "
-              f"{size / 2**20:.0f} MiB of logs in {time.perf_counter() - started:.1f} s")
-        print(f"peak RSS before summarising: {peak_rss_mib():.0f} MiB")
-
-        started = time.perf_counter()
-        dataset = load_results(root / "results")
-        loaded = time.perf_counter()
-        aggregates = aggregate(dataset, Window())
-        done = time.perf_counter()
-        print(f"summarise: load {loaded - started:.2f} s + aggregate {done - loaded:.2f} s "
-              f"= {done - started:.2f} s wall; peak RSS {peak_rss_mib():.0f} MiB "
-              f"({len(dataset.seconds)} rows, {len(aggregates.summary)} tests)")
-
-        if args.full:
-            out = root / "report"
-            out.mkdir(exist_ok=True)
-            analysis = Analysis(dataset, aggregates, None)
-            for name, step in (("tables", lambda: write_tables(analysis, out)),
-                               ("figures", lambda: draw(analysis, out, 10e9)),
-                               ("report", lambda: write_report(out / "report.html", dataset,
-                                                               aggregates, analysis.figures,
-                                                               Window()))):
-                started = time.perf_counter()
-                step()
-                print(f"{name}: {time.perf_counter() - started:.2f} s; "
-                      f"peak RSS {peak_rss_mib():.0f} MiB")
+              f"{size / 2**20:.0f} MiB of logs in {time.perf_counter() - started:.1f} s",
+              flush=True)
+        # A child of its own: its peak RSS is the summary's, not the generator's, and it
+        # starts with a cold interpreter as the command line does.
+        child = [sys.executable, str(Path(__file__).resolve()), "--summarise",
+                 str(root / "results"), *(["--full"] if args.full else [])]
+        subprocess.run(child, check=True)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        print(f"child process: peak RSS {children.ru_maxrss / 1024:.0f} MiB, "
+              f"CPU {children.ru_utime + children.ru_stime:.2f} s (imports included)")
     finally:
         if args.keep is None:
             shutil.rmtree(root)

@@ -15,6 +15,7 @@ from .aggregate import Aggregates, Window, aggregate
 from .errors import InputError
 from .figures import FigureSet, save
 from .load import Dataset, load_results
+from .metrics import METRICS_FILE, test_metrics
 from .plots import build_all
 from .records import SECOND_COLUMNS
 
@@ -43,14 +44,19 @@ def _seconds(flag: str) -> Callable[[str], int]:
     return parse
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"--line-rate-gbps wants a number > 0, not {text!r}")
-    return value
+def number(flag: str, wants: str, ok: Callable[[float], bool]) -> Callable[[str], float]:
+    """An argparse type for a number that `ok` accepts; the message names the flag."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")  # fails every `ok`
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"{flag} wants {wants}, not {text!r}")
+        return value
+
+    parse.__name__ = flag
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -58,6 +64,8 @@ def parser() -> argparse.ArgumentParser:
         prog="icperf-analyze",
         description="Summarise an icperf results tree (and thesis framework logs) into CSV "
         "tables, figures and a self-contained HTML report.",
+        epilog="icperf-analyze compare A B --out DIR compares two results trees or reports "
+        "(icperf-analyze compare --help).",
     )
     p.add_argument("results_dir", type=Path, metavar="RESULTS_DIR")
     p.add_argument("--out", type=Path, required=True, metavar="REPORT_DIR",
@@ -68,7 +76,8 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds dropped at the end of every app's run (default 5)")
     p.add_argument("--thesis-hosts", choices=("local", "remote"), default="local",
                    help="L of thesis framework logs, which do not record it (default local)")
-    p.add_argument("--line-rate-gbps", type=_positive, default=10.0,
+    p.add_argument("--line-rate-gbps", type=number("--line-rate-gbps", "a number > 0",
+                                                   lambda v: v > 0), default=10.0,
                    help="line rate drawn as reference where tests crossed hosts (default 10)")
     p.add_argument("--no-figures", action="store_true", help="skip figures (tables only)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -86,6 +95,7 @@ def write_tables(analysis: Analysis, out: Path) -> None:
     agg.summary.to_csv(out / "summary.csv", index=False)
     agg.apps.to_csv(out / "apps.csv")
     agg.maxima.to_csv(out / "max_throughput.csv", index=False)
+    test_metrics(analysis.dataset, agg).to_csv(out / METRICS_FILE, index=False)  # for compare
     per_second = analysis.dataset.per_second()
     per_second["kept"] = agg.kept
     for column in SECOND_COLUMNS:
@@ -137,6 +147,11 @@ def _tell(analysis: Analysis, window: Window) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:  # a results directory named so is given as ./compare
+        from .compare import main as compare
+
+        return compare(argv[1:])
     args = parser().parse_args(argv)
     window = Window(args.warmup, args.cooldown)
     try:

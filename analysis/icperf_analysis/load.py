@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .columnar import read_logs
 from .errors import InputError
-from .records import KNOWN_VERSIONS, SECOND_COLUMNS, read_log, role_of
+from .records import KNOWN_VERSIONS, SECOND_COLUMNS, AppLog, role_of
 from .thesis_logs import ThesisTest, read_leaf
 
 TEST_FILE = "test.json"
@@ -213,9 +214,22 @@ def _number(value: object) -> float | None:
     return float(value)
 
 
-def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path) -> None:
+def _log_requests(test_dir: Path, doc: dict[str, Any]) -> list[tuple[Path, str]]:
+    """The (log, role) pairs of a test that are there to read; the rest _add_icperf_test
+    reports."""
+    requests = []
+    for app in doc["apps"]:
+        if isinstance(app, dict) and isinstance(app.get("app"), str) \
+                and isinstance(app.get("log"), str):
+            role = role_of(app["app"])
+            if role is not None and (test_dir / app["log"]).is_file():
+                requests.append((test_dir / app["log"], role))
+    return requests
+
+
+def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path, doc: dict[str, Any],
+                     logs: dict[tuple[Path, str], AppLog]) -> None:
     path = test_dir / TEST_FILE
-    doc = _read_test_json(path)
     params = doc["params"]
     problems: list[str] = []
     row: dict[str, Any] = {
@@ -246,13 +260,12 @@ def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path) -> None:
                    "n_seconds": 0, "corrupt_lines": 0, "has_summary": False, "end_reason": None,
                    "rtt_min_ns": None, "rtt_max_ns": None,
                    "sent_total": None, "rx_total": None}
-        log_path = test_dir / app["log"]
-        if not log_path.is_file():
+        log = logs.get((test_dir / app["log"], role))
+        if log is None:
             if doc["status"] == "ok":
                 problems.append(f"{app['log']}: log missing")
             builder.add_app(app_row)
             continue
-        log = read_log(log_path, role)
         problems.extend(log.notes)
         corrupt += log.corrupt_lines
         summary = log.summary or {}
@@ -299,18 +312,33 @@ def load_results(root: Path, thesis_hosts: str = "local") -> Dataset:
         raise InputError(f"{root}: not a directory")
     root = root.resolve()
     builder = _Builder()
+    # Tests are found first and their logs read afterwards, all together: the columnar
+    # reader parses many logs per call (columnar.py).
+    found: list[tuple[Path, dict[str, Any]] | ThesisTest] = []
+    requests: list[tuple[Path, str]] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         here = Path(dirpath)
         if TEST_FILE in filenames:
-            _add_icperf_test(builder, root, here)
+            doc = _read_test_json(here / TEST_FILE)
+            found.append((here, doc))
+            requests += _log_requests(here, doc)
             dirnames[:] = []
         elif not dirnames and filenames:
             thesis = read_leaf(here, thesis_hosts)
             if thesis is not None:
-                _add_thesis_test(builder, root, thesis)
+                found.append(thesis)
             else:
                 builder.ignored.append(here.relative_to(root).as_posix())
+    logs = dict(zip(requests, read_logs(requests), strict=True))
+    for item in found:
+        if isinstance(item, ThesisTest):
+            _add_thesis_test(builder, root, item)
+        else:
+            _add_icperf_test(builder, root, *item, logs)
+    # The builder holds the logs' columns now; without the logs they are freed one by one as
+    # they are copied into the table, not all at its end.
+    del logs
     if not builder.tests:
         if not any(root.iterdir()):
             raise InputError(f"{root}: directory is empty, there are no results to analyse")

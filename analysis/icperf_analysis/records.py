@@ -74,6 +74,7 @@ class AppLog:
     has_hist: bool = False
     corrupt_lines: int = 0
     notes: list[str] = field(default_factory=list)
+    reader: str = "json"  # "arrow" when columnar.read_logs parsed it
 
 
 def _parse_lines(lines: list[bytes]) -> tuple[list[Any], int]:
@@ -113,56 +114,84 @@ def _is_number(value: object) -> bool:
     return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
+def valid_seconds(
+    role: str, cols: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], int]:
+    """The rows of `second` columns that say something, and how many were dropped.
+
+    A row is dropped when a field the role must report is missing (NaN) or when `sec` is not
+    a positive index.
+    """
+    ok = cols["sec"] >= 1
+    for name in ROLE_REQUIRED[role]:
+        ok &= ~np.isnan(cols[name])
+    if ok.all():
+        return cols, 0
+    return {name: values[ok] for name, values in cols.items()}, int((~ok).sum())
+
+
 def _second_columns(
     role: str, seconds: list[dict[str, Any]]
 ) -> tuple[dict[str, np.ndarray], int]:
     """Columns of the `second` records and how many records were dropped as corrupt.
 
-    A record is corrupt when a field holds something other than a number or null, when a
-    field the role must report is missing, or when `sec` is not a positive index.
+    A record is corrupt when a field holds something other than a number or null, or when
+    valid_seconds drops it.
     """
     names = ROLE_COLUMNS[role]
     try:
         cols = _columns(seconds, names)
     except (TypeError, ValueError):
         cols = _columns([r for r in seconds if all(_is_number(r.get(n)) for n in names)], names)
-    ok = cols["sec"] >= 1
-    for name in ROLE_REQUIRED[role]:
-        ok &= ~np.isnan(cols[name])
-    if not ok.all():
-        cols = {name: values[ok] for name, values in cols.items()}
-    return cols, len(seconds) - len(cols["sec"])
+    typed = len(cols["sec"])
+    cols, dropped = valid_seconds(role, cols)
+    return cols, len(seconds) - typed + dropped
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
 
 
 def read_log(path: Path, role: str) -> AppLog:
     """Read one applet log. Unknown schema versions raise InputError naming the file."""
-    log = AppLog(path=path, role=role)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+    return parse_log(path, role, read_bytes(path))
+
+
+def parse_log(path: Path, role: str, data: bytes) -> AppLog:
+    """The reference reader: every line decoded by the json module (see columnar.py)."""
     lines = [line for line in data.splitlines() if line.strip()]
     records, bad = _parse_lines(lines)
     seconds: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
     for record in records:
         if not isinstance(record, dict) or "v" not in record:
             bad += 1
             continue
         _check_version(path, record)
+        (seconds if record.get("type") == "second" else others).append(record)
+    cols, dropped = _second_columns(role, seconds)
+    return interpret(path, role, cols, bad + dropped, others)
+
+
+def interpret(path: Path, role: str, cols: dict[str, np.ndarray], bad: int,
+              others: list[dict[str, Any]], reader: str = "json") -> AppLog:
+    """An AppLog from the `second` columns, the other records in file order and the count of
+    lines already found corrupt."""
+    log = AppLog(path=path, role=role, reader=reader)
+    for record in others:
         kind = record.get("type")
-        if kind == "second":
-            seconds.append(record)
-        elif kind == "start" and log.start is None:
+        if kind == "start" and log.start is None:
             log.start = record
         elif kind == "summary":
             log.summary = record
         elif kind == "hist":
             if not _read_hist(log, record):
                 bad += 1
-        elif kind not in RECORD_TYPES:
+        elif not isinstance(kind, str) or kind not in RECORD_TYPES:
             bad += 1
-    cols, dropped = _second_columns(role, seconds)
-    bad += dropped
     log.seconds = cols
     log.n_seconds = len(cols["sec"])
     log.corrupt_lines = bad
