@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, report
+from . import __version__, report, search
 from .aggregate import Aggregates, Window, aggregate
 from .errors import InputError
 from .figures import FigureSet, save
@@ -156,9 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = Window(args.warmup, args.cooldown)
     try:
         analysis = summarise(args.results_dir, window, args.thesis_hosts)
+        searches = search.load(args.results_dir)
     except InputError as exc:
         _warn(f"error: {exc}")
         return EXIT_INPUT
+    # Folders of search records hold no tests: read here, not ignored.
+    analysis.dataset.ignored = [p for p in analysis.dataset.ignored
+                                if not search.is_record_folder(p)]
     out: Path = args.out
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -169,8 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_tables(analysis, out)
         if not args.no_figures:
             draw(analysis, out, args.line_rate_gbps * 1e9)
+        plots = search.write(searches, out, not args.no_figures)
     report.write(out / "report.html", analysis.dataset, analysis.aggregates, analysis.figures,
-                 window)
+                 window, search.html_section(searches, plots))
     _tell(analysis, window)
     _warn(f"report written to {out / 'report.html'}")
     return 0

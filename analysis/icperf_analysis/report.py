@@ -12,7 +12,7 @@ import pandas as pd
 from . import __version__
 from .aggregate import Aggregates, Window
 from .cpu import REPORT_COLUMNS
-from .figures import FIGURE_TYPES, FigureSet
+from .figures import FIGURE_TYPES, FigureSet, PlotFigure
 from .load import PARAM_COLUMNS, Dataset
 
 _CSS = """
@@ -107,16 +107,19 @@ def _figures(figures: FigureSet) -> str:
             reason = figures.skipped[figure_type.kind]
             parts.append(f"<p>Skipped: {html.escape(reason)}.</p>")
             continue
-        for plot in (f for f in figures.figures if f.kind == figure_type.kind):
-            png = next((p for p in plot.files if p.suffix == ".png"), None)
-            if png is None:
-                continue
-            data = base64.b64encode(png.read_bytes()).decode("ascii")
-            caption = "<br>".join(html.escape(text) for text in [plot.label, *plot.notes])
-            parts.append(f"<figure><img alt='{html.escape(plot.label)}' "
-                         f"src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{caption}</figcaption></figure>")
+        parts += [figure_html(plot) for plot in figures.figures if plot.kind == figure_type.kind]
     return "\n".join(parts)
+
+
+def figure_html(plot: PlotFigure) -> str:
+    """A saved figure embedded as base64 PNG with its caption ("" when it has no PNG)."""
+    png = next((p for p in plot.files if p.suffix == ".png"), None)
+    if png is None:
+        return ""
+    data = base64.b64encode(png.read_bytes()).decode("ascii")
+    caption = "<br>".join(html.escape(text) for text in [plot.label, *plot.notes])
+    return (f"<figure><img alt='{html.escape(plot.label)}' "
+            f"src='data:image/png;base64,{data}'><figcaption>{caption}</figcaption></figure>")
 
 
 def _test_columns(summary: pd.DataFrame) -> list[str]:
@@ -128,7 +131,10 @@ def _test_columns(summary: pd.DataFrame) -> list[str]:
     return shown + settings
 
 
-def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window: Window) -> str:
+def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window: Window,
+           extra: str = "") -> str:
+    """The report; ``extra`` is HTML of further sections (e.g. rate searches), after the
+    figures."""
     s = agg.summary
     counts = s["source"].value_counts().to_dict()
     sources = ", ".join(f"{n} {src}" for src, n in counts.items())
@@ -157,6 +163,8 @@ def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window:
                  + "".join(f"<li>{html.escape(p)}</li>" for p in dataset.ignored) + "</ul>"]
     body.append("<h2>Figures</h2>")
     body.append(_figures(figures) if figures is not None else "<p>Figures not drawn.</p>")
+    if extra:
+        body.append(extra)
     body += ["<h2>Maximum throughput per configuration</h2>",
              _table(agg.maxima) if not agg.maxima.empty else "<p>No throughput test.</p>",
              _table_note(s),
@@ -168,5 +176,5 @@ def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window:
 
 
 def write(path: Path, dataset: Dataset, agg: Aggregates, figures: FigureSet | None,
-          window: Window) -> None:
-    path.write_text(render(dataset, agg, figures, window), encoding="utf-8")
+          window: Window, extra: str = "") -> None:
+    path.write_text(render(dataset, agg, figures, window, extra), encoding="utf-8")

@@ -29,6 +29,11 @@ CASES = [
     ("testset.yml", {"duration": 0}, [], "duration"),
     ("run_test.yml", {"rate": "1000 2000"}, ["rates"], "rate"),
     ("run_test.yml", {"lab": "tests/integration/labs/icpl-nowhere.yml"}, ["labs"], "lab"),
+    ("testset.yml", {"search": "foo"}, ["rates"], "search"),
+    ("testset.yml", {"pdr_loss": 1, "search": "pdr"}, ["rates"], "pdr_loss"),
+    ("testset.yml", {"search_precision": 0, "search": "ndr"}, ["rates"], "search_precision"),
+    ("testset.yml", {"search": "ndr"}, [], "rates"),
+    ("run_test.yml", {"search": "ndr"}, ["rates"], "search"),
 ]
 
 
