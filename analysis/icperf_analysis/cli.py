@@ -18,6 +18,7 @@ from .load import Dataset, load_results
 from .metrics import METRICS_FILE, test_metrics
 from .plots import build_all
 from .records import SECOND_COLUMNS
+from .selection import without_vswitches
 
 EXIT_INPUT = 2
 
@@ -59,6 +60,14 @@ def number(flag: str, wants: str, ok: Callable[[float], bool]) -> Callable[[str]
     return parse
 
 
+def _switch_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(
+            f"--exclude-vswitch wants switch names, e.g. snabb or snabb,vpp, not {text!r}")
+    return names
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="icperf-analyze",
@@ -79,14 +88,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--line-rate-gbps", type=number("--line-rate-gbps", "a number > 0",
                                                    lambda v: v > 0), default=10.0,
                    help="line rate drawn as reference where tests crossed hosts (default 10)")
+    p.add_argument("--exclude-vswitch", type=_switch_names, action="extend", default=[],
+                   metavar="NAME[,NAME]",
+                   help="leave the tests of these switches out of tables, figures and report "
+                   "(repeatable)")
     p.add_argument("--no-figures", action="store_true", help="skip figures (tables only)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
 
 
-def summarise(results: Path, window: Window, thesis_hosts: str = "local") -> Analysis:
+def summarise(results: Path, window: Window, thesis_hosts: str = "local",
+              exclude: Sequence[str] = ()) -> Analysis:
     """Loading and aggregation: everything but figures and files."""
     dataset = load_results(results, thesis_hosts=thesis_hosts)
+    if exclude:
+        try:
+            dataset = without_vswitches(dataset, exclude)
+        except InputError as exc:
+            raise InputError(f"--exclude-vswitch: {exc}") from None
     return Analysis(dataset, aggregate(dataset, window), None)
 
 
@@ -155,8 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     window = Window(args.warmup, args.cooldown)
     try:
-        analysis = summarise(args.results_dir, window, args.thesis_hosts)
-        searches = search.load(args.results_dir)
+        analysis = summarise(args.results_dir, window, args.thesis_hosts,
+                             args.exclude_vswitch)
+        searches = search.without_vswitches(search.load(args.results_dir), args.exclude_vswitch)
     except InputError as exc:
         _warn(f"error: {exc}")
         return EXIT_INPUT
@@ -177,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.write(out / "report.html", analysis.dataset, analysis.aggregates, analysis.figures,
                  window, search.html_section(searches, plots))
     _tell(analysis, window)
+    if args.exclude_vswitch:
+        _warn(f"left out: the tests of {', '.join(dict.fromkeys(args.exclude_vswitch))}")
     _warn(f"report written to {out / 'report.html'}")
     return 0
 

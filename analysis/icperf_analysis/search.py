@@ -11,6 +11,7 @@ the one reported, an unfinished later one is reported as such.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,16 @@ def load(root: Path) -> Searches:
     results = pd.DataFrame(rows, columns=TABLE_COLUMNS[:3] + TABLE_COLUMNS[3:])
     results["rate_mpps"] = pd.to_numeric(results["rate"], errors="coerce") / 1e6
     return Searches(results[TABLE_COLUMNS], pd.DataFrame(trial_rows), sorted(folders))
+
+
+def without_vswitches(searches: Searches, names: Collection[str]) -> Searches:
+    """The searches of every switch but ``names`` (``--exclude-vswitch``)."""
+    keep = ~searches.results["vswitch"].isin(list(names))
+    results = searches.results[keep].reset_index(drop=True)
+    trials = searches.trials
+    if not trials.empty:
+        trials = trials[trials["record"].isin(set(results["record"]))].reset_index(drop=True)
+    return Searches(results, trials, searches.records)
 
 
 def figures(searches: Searches) -> list[PlotFigure]:

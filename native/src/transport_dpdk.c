@@ -30,12 +30,15 @@
 #include "frame.h"
 #include "payload.h"
 #include "transport.h"
+#include "transport_dpdk_drain.h"
 #include "transport_dpdk_eal.h"
 
 #define POOL_CACHE 256
 #define RX_DATA_ROOM RTE_MBUF_DEFAULT_BUF_SIZE
 /* Frames still in the transmit ring when the port stops are lost without being counted
- * anywhere; the peer is given this long to take them. */
+ * anywhere: the port closes once the peer took them, or after TX_DRAIN_TIMEOUT_MS; where
+ * the driver cannot tell (transport_dpdk_drain.c), after TX_DRAIN_MS. */
+#define TX_DRAIN_TIMEOUT_MS 2000
 #define TX_DRAIN_MS 100
 #define LINK_WAIT_MS 5000
 
@@ -181,8 +184,13 @@ static void dpdk_release_port(struct dpdk_transport *d, bool started)
 static void dpdk_close(struct transport *t)
 {
 	struct dpdk_transport *d = (struct dpdk_transport *)t;
-	if (d->tx_used || d->echo_used)
-		rte_delay_us_sleep(TX_DRAIN_MS * 1000);
+	if (d->tx_used || d->echo_used) {
+		long left = dpdk_tx_drain(d->port, 0, TX_DRAIN_TIMEOUT_MS, TX_DRAIN_MS);
+		if (left > 0)
+			fprintf(stderr, "icperf: dpdk: port %u closes with %ld frames counted as "
+				"sent still in its transmit ring: the peer took none of them within "
+				"%u ms\n", d->port, left, TX_DRAIN_TIMEOUT_MS);
+	}
 	dpdk_release_port(d, true);
 	free(d);
 	rte_eal_cleanup();

@@ -35,6 +35,7 @@ class FilterModule:
     def filters(self) -> dict[str, Callable[..., Any]]:
         return {
             "snabb_config": _filter(snabbconf.snabb_config),
+            "snabb_check_plans": _filter(snabbconf.snabb_check_plans),
             "snabb_port_counters": _filter(snabbconf.snabb_port_counters),
             "vpp_plan": _filter(vppconf.vpp_plan),
             "vpp_exec_commands": _filter(vppconf.vpp_exec_commands),

@@ -113,6 +113,28 @@ def snabb_config(
     }
 
 
+def snabb_check_plans(plans: object, counters: object = "") -> list[str]:
+    """The first play's check: snabb_config of every planned test, with its row's program.
+
+    Returns the checked tests' paths; an error names the switch and the test.
+    """
+    if not isinstance(plans, list):
+        raise IcperfInputError(f"plans: {plans!r} is not a list of plans")
+    checked = []
+    for index, plan in enumerate(plans):
+        if not isinstance(plan, Mapping) or not isinstance(plan.get("traits"), Mapping):
+            raise IcperfInputError(f"plans[{index}]: {plan!r} is not a plan of plan_tests")
+        program = plan["traits"].get("program") or "learning"
+        try:
+            snabb_config(plan["containers"], plan["switch_cores"], program, counters)
+        except IcperfInputError as error:
+            raise IcperfInputError(
+                f"vswitches: {plan['vswitch']} cannot run {plan['path']}: {error}"
+            ) from None
+        checked.append(plan["path"])
+    return checked
+
+
 def _counters(counters: object) -> Mapping[str, Any]:
     if isinstance(counters, str):
         try:

@@ -1,7 +1,8 @@
 """The one table of what distinguishes the virtual switches from each other.
 
 Every other part of the collection asks this table; none names a switch. Adding a switch is
-one row here and one role ``vswitch_<name>`` (with ``-`` as ``_``).
+one row here and one role ``vswitch_<name>`` (with ``-`` as ``_``); another program of a
+switch is one row naming that switch's role (``variant_of``) and the program.
 """
 
 from __future__ import annotations
@@ -39,11 +40,16 @@ class SwitchTraits:
     eal_args: tuple[str, ...] = ()
     # Why the switch cannot join containers on two hosts; empty when it can.
     no_remote: str = ""
+    # The row whose role runs this one: a switch measured under another program.
+    variant_of: str = ""
+    # What the role runs for this row (given to its start as icperf_vswitch_program);
+    # empty: the role's own default.
+    program: str = ""
 
     @property
     def role(self) -> str:
         """The role that installs, starts and stops the switch."""
-        return "vswitch_" + self.name.replace("-", "_")
+        return "vswitch_" + (self.variant_of or self.name).replace("-", "_")
 
     @property
     def hugepages(self) -> bool:
@@ -62,6 +68,7 @@ class SwitchTraits:
 # virtio_user hands virtual addresses to the switch anyway, and in physical-address mode
 # the port's ring allocation failed now and then inside the containers.
 _VIRTIO_EAL = ("--iova-mode=va",)
+_SNABB_NO_REMOTE = "Snabb has no driver for the lab NIC (thesis section 5.3)"
 
 _TABLE = (
     SwitchTraits(
@@ -90,7 +97,14 @@ _TABLE = (
     SwitchTraits(
         name="snabb", kernel_path=False, polls=True,
         applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER, eal_args=_VIRTIO_EAL,
-        no_remote="Snabb has no driver for the lab NIC (thesis section 5.3)",
+        no_remote=_SNABB_NO_REMOTE, program="learning",
+    ),
+    # Snabb without its bridge: each container's port patched to its peer's (the thesis
+    # notes it is much faster than the learning switch).
+    SwitchTraits(
+        name="snabb-wire", kernel_path=False, polls=True,
+        applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER, eal_args=_VIRTIO_EAL,
+        no_remote=_SNABB_NO_REMOTE, variant_of="snabb", program="wire",
     ),
     # The NIC's embedded switch: no host cores, the containers drive their VF with DPDK.
     SwitchTraits(

@@ -69,6 +69,43 @@ def test_skipped_figure_types_are_listed(tmp_path: Path,
     assert "Skipped: no successful throughput test" in (tmp_path / "out/report.html").read_text()
 
 
+def test_excluded_switches_leave_the_other_tests_as_they_were(
+        report_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "mixed"
+    shutil.copytree(DATA / "icperf_tree", root / "new")
+    shutil.copytree(DATA / "thesis_tree", root / "old")
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out), "--exclude-vswitch", "ovs"]) == 0
+    assert "left out: the tests of ovs" in capsys.readouterr().err
+    full = pd.read_csv(report_dir / "summary.csv")
+    summary = pd.read_csv(out / "summary.csv")
+    assert set(full["vswitch"]) == {"linux-bridge", "ovs"}
+    assert set(summary["vswitch"]) == {"linux-bridge"}
+    # Every other test keeps its figures and its seconds, row for row.
+    pd.testing.assert_frame_equal(
+        summary, full[full["vswitch"] != "ovs"].reset_index(drop=True), check_dtype=False)
+    with gzip.open(report_dir / "per_second.csv.gz", "rt") as f:
+        every_second = pd.read_csv(f)
+    with gzip.open(out / "per_second.csv.gz", "rt") as f:
+        per_second = pd.read_csv(f)
+    pd.testing.assert_frame_equal(
+        per_second, every_second[every_second["vswitch"] != "ovs"].reset_index(drop=True),
+        check_dtype=False)
+    assert "32/ovs/64/1000000" not in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize(("names", "says"), [
+    (["snabb"], "--exclude-vswitch: no test of snabb in "),
+    (["ovs,linux-bridge"], "--exclude-vswitch: every test of "),
+])
+def test_excluding_what_is_not_there_or_everything_is_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], names: list[str], says: str) -> None:
+    argv = [str(DATA / "icperf_tree"), "--out", str(tmp_path / "out")]
+    assert main([*argv, *(a for n in names for a in ("--exclude-vswitch", n))]) == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_warmup_flag_changes_the_means(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main([str(DATA / "icperf_tree"), "--out", str(out), "--warmup", "0", "--cooldown",
@@ -113,7 +150,8 @@ def test_unknown_schema_versions_are_refused(tmp_path: Path, capsys: pytest.Capt
 
 
 @pytest.mark.parametrize(("flag", "value"), [("--warmup", "-1"), ("--cooldown", "x"),
-                                             ("--line-rate-gbps", "0")])
+                                             ("--line-rate-gbps", "0"),
+                                             ("--exclude-vswitch", "ovs,")])
 def test_bad_flags_name_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str,
                                  value: str) -> None:
     with pytest.raises(SystemExit) as exit_info:

@@ -165,6 +165,14 @@ def test_the_report_has_the_ndr_pdr_table_and_a_figure_per_switch_and_size(
     assert "1vs1/search" not in capsys.readouterr().err
 
 
+def test_a_switch_left_out_takes_its_searches_along(tree: Path) -> None:
+    found = search.load(tree)
+    assert search.without_vswitches(found, ["ovs"]).results.equals(found.results)
+    gone = search.without_vswitches(found, ["linux-bridge"])
+    assert gone.empty and gone.trials.empty
+    assert len(found.trials) == 4
+
+
 def test_a_tree_without_searches_has_no_section(tmp_path: Path) -> None:
     root = tmp_path / "results"
     throughput_test(root, [1000.0])

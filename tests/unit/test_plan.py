@@ -31,16 +31,21 @@ def plan_one(vswitch: str, host: dict[str, Any] = HOST, lab: Any = LAB, **given:
 
 
 def test_every_switch_has_a_row_and_a_role_name() -> None:
-    assert vswitches.NAMES == ("linux-bridge", "basicfwd", "ovs", "vpp", "snabb", "sriov")
+    assert vswitches.NAMES == (
+        "linux-bridge", "basicfwd", "ovs", "vpp", "snabb", "snabb-wire", "sriov",
+    )  # fmt: skip
     for name in vswitches.NAMES:
         row = vswitches.traits(name)
-        assert row.role == "vswitch_" + name.replace("-", "_")
+        # A program of another switch runs that switch's role, which has no variant itself.
+        base = row.variant_of or name
+        assert not vswitches.traits(base).variant_of
+        assert row.role == "vswitch_" + base.replace("-", "_")
         assert row.attach in vswitches.ATTACHMENTS
         assert row.applets in (vswitches.APPLETS_SOCKET, vswitches.APPLETS_DPDK)
         # Kernel-path switches drive no DPDK; bypass switches need hugepages.
         assert row.hugepages == (not row.kernel_path or row.applets == vswitches.APPLETS_DPDK)
     assert [n for n in vswitches.NAMES if vswitches.traits(n).polls] == [
-        "basicfwd", "ovs", "vpp", "snabb",
+        "basicfwd", "ovs", "vpp", "snabb", "snabb-wire",
     ]  # fmt: skip
     with pytest.raises(IcperfInputError, match=r"^vswitch: unknown virtual switch 'bess'"):
         vswitches.traits("bess")
@@ -63,7 +68,7 @@ def test_linux_bridge_plan_uses_sockets_and_veths() -> None:
     assert "--" not in sender["argv"]
 
 
-@pytest.mark.parametrize("vswitch", ["basicfwd", "ovs", "vpp", "snabb"])
+@pytest.mark.parametrize("vswitch", ["basicfwd", "ovs", "vpp", "snabb", "snabb-wire"])
 def test_vhost_user_switches_poll_their_own_cores(vswitch: str) -> None:
     planned = plan_one(vswitch, switch_cores=[2])
     row = vswitches.traits(vswitch)
@@ -87,6 +92,17 @@ def test_vhost_user_switches_poll_their_own_cores(vswitch: str) -> None:
     assert planned["settings"] == {"ring": 1024}
     assert argv[argv.index("--ring") + 1] == "1024"
     assert planned["pollers_share_cores"] is False
+
+
+def test_programs_of_one_switch_share_its_role_and_are_tests_of_their_own() -> None:
+    learning, wire = plan_one("snabb"), plan_one("snabb-wire")
+    assert learning["role"] == wire["role"] == "vswitch_snabb"
+    # The playbooks hand the row's program to the role's start.
+    assert (learning["traits"]["program"], wire["traits"]["program"]) == ("learning", "wire")
+    assert plan_one("ovs")["traits"]["program"] == ""
+    assert learning["identity"]["vswitch"] == "snabb"
+    assert wire["identity"]["vswitch"] == "snabb-wire"
+    assert learning["path"] != wire["path"] and "snabb-wire" in wire["path"].split("/")
 
 
 def test_sriov_drives_the_vf_pci_device_without_switch_cores() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.icperf.lab.plugins.filter.icperf_switches import FilterModule
-from ansible_collections.icperf.lab.plugins.module_utils import snabbconf
+from ansible_collections.icperf.lab.plugins.module_utils import snabbconf, vswitches
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
 from ansible_collections.icperf.lab.plugins.module_utils.labfile import lab_containers
 
@@ -184,3 +184,38 @@ def test_filters_wrap_the_errors_and_keep_the_message() -> None:
     with pytest.raises(AnsibleFilterError, match=r"^icperf_vswitch_cores: "):
         filters["snabb_config"](ports(1), [1, 2], "learning", COUNTERS)
     assert filters["snabb_port_counters"](WIRE_1VS1)["r0"]["tx"] == 774113
+
+
+def plan_of(vswitch: str, containers: list[dict[str, Any]], cores: list[int]) -> dict[str, Any]:
+    """The fields of a plan_tests plan that the first play's check reads."""
+    row = vswitches.traits(vswitch).as_dict()
+    path = f"l/c1-d3/32/{vswitch}/64/1000"
+    return {"vswitch": vswitch, "path": path, "traits": row, "containers": containers,
+            "switch_cores": cores}  # fmt: skip
+
+
+def test_first_play_checks_each_test_with_its_rows_program() -> None:
+    plans = [plan_of("snabb", ports(2), [1]), plan_of("snabb-wire", ports(2), [1])]
+    assert snabbconf.snabb_check_plans(plans, COUNTERS) == [p["path"] for p in plans]
+    # A container whose peer is on another host: the learning switch takes it, the wire
+    # program cannot patch it, and the message names the switch and the test.
+    remote = ports(1)
+    remote[0].update(peer=None, remote=True)
+    assert snabbconf.snabb_check_plans([plan_of("snabb", remote, [1])], COUNTERS)
+    with pytest.raises(IcperfInputError, match=(
+        r"^vswitches: snabb-wire cannot run l/c1-d3/32/snabb-wire/64/1000: "
+        r"icperf_vswitch_ports\[0\].peer: .* is remote"
+    )):  # fmt: skip
+        snabbconf.snabb_check_plans([plan_of("snabb-wire", remote, [1])], COUNTERS)
+    with pytest.raises(
+        IcperfInputError,
+        match=r"^vswitches: snabb cannot run .*: "
+        r"icperf_vswitch_cores: \[1, 2\] must hold exactly one core",
+    ):
+        snabbconf.snabb_check_plans([plan_of("snabb", ports(1), [1, 2])], COUNTERS)
+    with pytest.raises(IcperfInputError, match=r"^plans\[0\]: 'x' is not a plan"):
+        snabbconf.snabb_check_plans(["x"], COUNTERS)
+    with pytest.raises(AnsibleFilterError, match=r"^vswitches: snabb-wire cannot run "):
+        FilterModule().filters()["snabb_check_plans"](
+            [plan_of("snabb-wire", remote, [1])], COUNTERS
+        )
