@@ -1,0 +1,390 @@
+"""sriov_vfs module against a fake sysfs tree that acts as the kernel does on writes.
+
+The fake host has one SR-IOV PF, 0000:01:00.0 (``enp1s0``, igb, 7 VFs at offset 0x80 and
+stride 2 as QEMU's emulated 82576 has them), and a virtio NIC without SR-IOV. Writes to
+``sriov_numvfs`` create or remove VF devices (refusing a change between two non-zero counts,
+as the kernel does), ``drivers_probe`` binds igbvf (or a saved driver override), and ``ip``
+is replaced by a function that keeps the PF's per-VF MAC, trust and spoof checking.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.icperf.lab.plugins.module_utils import sriovconf
+from ansible_collections.icperf.lab.plugins.modules import sriov_vfs
+
+PF = "0000:01:00.0"
+VF0, VF1, VF2 = "0000:01:10.0", "0000:01:10.2", "0000:01:10.4"
+MAC0, MAC1 = "02:00:00:00:01:00", "02:00:00:00:01:01"
+
+
+class Exit(Exception):
+    def __init__(self, result: dict[str, Any], failed: bool) -> None:
+        super().__init__(result.get("msg", ""))
+        self.result = result
+        self.failed = failed
+
+
+class FakeKernel:
+    """sysfs under ``root`` and what the kernel does when its attributes are written."""
+
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sys = root / "sys"
+        self.devices = self.sys / "bus/pci/devices"
+        self.net = self.sys / "class/net"
+        self.drivers = self.sys / "bus/pci/drivers"
+        for driver in ("igb", "igbvf", "vfio-pci", "virtio-pci"):
+            (self.drivers / driver).mkdir(parents=True)
+        self.net.mkdir(parents=True)
+        self.events: list[str] = []
+        self.vf_config: dict[int, dict[str, Any]] = {}
+        self.ip_fails = False
+        # Driver overrides udev applies when a VF appears (driverctl's rule, the vfio role).
+        self.overrides: dict[str, str] = {}
+        self.add_device(PF, "igb", "enp1s0")
+        pf = self.devices / PF
+        for name, value in (("sriov_totalvfs", "7"), ("sriov_numvfs", "0"),
+                            ("sriov_offset", "128"), ("sriov_stride", "2"),
+                            ("sriov_drivers_autoprobe", "1")):  # fmt: skip
+            (pf / name).write_text(value + "\n")
+        self.add_device("0000:00:02.0", "virtio-pci", "enp0s2")
+        original = sriov_vfs.SriovVfs.write_attr
+        monkeypatch.setattr(sriov_vfs.SriovVfs, "write_attr", self._writer(original))
+        monkeypatch.setattr(basic.AnsibleModule, "run_command", self._ip)
+        monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit(False))
+        monkeypatch.setattr(basic.AnsibleModule, "fail_json", _exit(True))
+
+    # -- devices ----------------------------------------------------------------------------
+
+    def add_device(self, address: str, driver: str, netdev: str) -> None:
+        device = self.devices / address
+        device.mkdir(parents=True)
+        if driver:
+            self.bind(address, driver, netdev)
+
+    def bind(self, address: str, driver: str, netdev: str = "") -> None:
+        device = self.devices / address
+        (device / "driver").symlink_to(self.drivers / driver)
+        if netdev:
+            (device / "net" / netdev).mkdir(parents=True)
+            (device / "net" / netdev / "flags").write_text("0x1002\n")
+            (self.net / netdev).symlink_to(device / "net" / netdev)
+            (device / "net" / netdev / "device").symlink_to(device)
+
+    def unbind(self, address: str) -> None:
+        device = self.devices / address
+        (device / "driver").unlink()
+        for netdev in os.listdir(device / "net") if (device / "net").is_dir() else []:
+            (self.net / netdev).unlink()
+            (device / "net" / netdev / "device").unlink()
+            (device / "net" / netdev / "flags").unlink()
+            (device / "net" / netdev).rmdir()
+
+    def driver(self, address: str) -> str:
+        link = self.devices / address / "driver"
+        return os.path.basename(os.readlink(link)) if link.is_symlink() else ""
+
+    def probe(self, address: str) -> None:
+        if self.driver(address):
+            return
+        driver = self.overrides.get(address, "igbvf")
+        index = [VF0, VF1, VF2].index(address)
+        self.bind(address, driver, f"enp1s16f{index}" if driver == "igbvf" else "")
+        if driver == "igbvf":
+            # igbvf takes the MAC the PF holds for it when it binds.
+            self.vf_config[index]["bound_mac"] = self.vf_config[index]["mac"]
+
+    def numvfs(self) -> int:
+        return int((self.devices / PF / "sriov_numvfs").read_text())
+
+    # -- what writes do ------------------------------------------------------------------------
+
+    def _writer(self, original: Callable[..., None]) -> Callable[..., None]:
+        def write(module: Any, path: str, value: object) -> None:
+            name = os.path.relpath(path, self.sys)
+            self.events.append(f"write {name} {value}")
+            if name == f"bus/pci/devices/{PF}/sriov_numvfs":
+                self._set_numvfs(int(str(value)))
+            elif name == "bus/pci/drivers_probe":
+                self.probe(str(value))
+            elif name.startswith("bus/pci/drivers/") and name.endswith("/unbind"):
+                self.unbind(str(value))
+            else:
+                original(module, path, value)
+
+        return write
+
+    def _set_numvfs(self, count: int) -> None:
+        current = self.numvfs()
+        if current and count and count != current:
+            raise OSError(16, "Device or resource busy", "sriov_numvfs")
+        pf = self.devices / PF
+        if count == 0:
+            for index in range(current):
+                address = [VF0, VF1, VF2][index]
+                if self.driver(address):
+                    self.unbind(address)
+                (pf / f"virtfn{index}").unlink()
+                shutil.rmtree(self.devices / address)
+            self.vf_config = {}
+        autoprobe = (pf / "sriov_drivers_autoprobe").read_text().strip() == "1"
+        for index in range(count if not current else 0):
+            address = [VF0, VF1, VF2][index]
+            self.add_device(address, "", "")
+            (pf / f"virtfn{index}").symlink_to(self.devices / address)
+            self.vf_config[index] = {"mac": "00:00:00:00:00:00", "trust": False,
+                                     "spoofchk": True, "bound_mac": None}  # fmt: skip
+            if autoprobe:
+                self.probe(address)
+        (pf / "sriov_numvfs").write_text(f"{count}\n")
+
+    def _ip(self, args: list[str], **_: Any) -> tuple[int, str, str]:
+        assert args[0] == "ip"
+        words = args[1:]
+        self.events.append("ip " + " ".join(words))
+        if self.ip_fails:
+            return 2, "", "RTNETLINK answers: Operation not permitted"
+        if words[:3] == ["-j", "link", "show"]:
+            vfs = [{"vf": index, "address": config["mac"], "trust": config["trust"],
+                    "spoofchk": config["spoofchk"], "link_state": "auto"}
+                   for index, config in sorted(self.vf_config.items())]  # fmt: skip
+            link: dict[str, Any] = {"ifname": words[4]}
+            if self.numvfs():
+                link["vfinfo_list"] = vfs
+            return 0, json.dumps([link]), ""
+        if words[:2] == ["link", "set"] and words[4:5] == ["vf"]:
+            config = self.vf_config[int(words[5])]
+            pairs = words[6:]
+            for key, value in zip(pairs[::2], pairs[1::2], strict=True):
+                config[key] = value if key == "mac" else value == "on"
+            return 0, "", ""
+        if words[:2] == ["link", "set"] and words[4] in ("up", "down"):
+            flags = self.net / words[3] / "flags"
+            flags.write_text("0x1003\n" if words[4] == "up" else "0x1002\n")
+            return 0, "", ""
+        raise AssertionError(f"unexpected ip {words}")
+
+    def run(self, check_mode: bool = False, **params: Any) -> Exit:
+        args = {"sys_root": str(self.sys), **params}
+        if check_mode:
+            args["_ansible_check_mode"] = True
+        with patch_module_args(args), pytest.raises(Exit) as caught:
+            sriov_vfs.main()
+        return caught.value
+
+    def snapshot(self) -> tuple[object, ...]:
+        """Everything a run may change: the VFs, their drivers and settings, the PF's link."""
+        tree = sorted(str(p.relative_to(self.sys)) for p in self.sys.rglob("*"))
+        flags = (self.net / "enp1s0" / "flags").read_text()
+        return tree, json.dumps(self.vf_config, sort_keys=True), flags, self.numvfs()
+
+
+def _exit(failed: bool) -> Callable[..., None]:
+    def raise_exit(_self: Any, **result: Any) -> None:
+        raise Exit(result, failed)
+
+    return raise_exit
+
+
+@pytest.fixture
+def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKernel:
+    return FakeKernel(tmp_path, monkeypatch)
+
+
+LAB_VFS = [
+    {"index": 0, "mac": MAC0, "trust": False, "spoofchk": True},
+    {"index": 1, "mac": MAC1, "trust": True, "spoofchk": False},
+]
+
+
+def test_creates_vfs_in_the_order_the_driver_needs(kernel: FakeKernel) -> None:
+    done = kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
+    assert not done.failed, done.result["msg"]
+    assert done.result["changed"]
+    events = kernel.events
+    # The PF's link up first, VFs created with no driver probing them, MACs set, then probed.
+    numvfs = events.index(f"write bus/pci/devices/{PF}/sriov_numvfs 2")
+    assert events.index("ip link set dev enp1s0 up") < numvfs
+    assert events[numvfs - 1] == f"write bus/pci/devices/{PF}/sriov_drivers_autoprobe 0"
+    assert events[numvfs + 1] == f"write bus/pci/devices/{PF}/sriov_drivers_autoprobe 1"
+    mac0 = events.index(f"ip link set dev enp1s0 vf 0 mac {MAC0}")
+    assert mac0 < events.index(f"write bus/pci/drivers_probe {VF0}")
+    assert f"write bus/pci/devices/{PF}/sriov_numvfs 0" not in events
+    # Each VF's driver took the MAC the lab asked for.
+    assert [kernel.vf_config[i]["bound_mac"] for i in (0, 1)] == [MAC0, MAC1]
+    assert kernel.vf_config[1]["trust"] is True and kernel.vf_config[1]["spoofchk"] is False
+    assert done.result["vfs"] == [
+        {"index": 0, "pci": VF0, "netdev": "enp1s16f0", "driver": "igbvf", "mac": MAC0,
+         "trust": False, "spoofchk": True},
+        {"index": 1, "pci": VF1, "netdev": "enp1s16f1", "driver": "igbvf", "mac": MAC1,
+         "trust": True, "spoofchk": False},
+    ]  # fmt: skip
+    assert done.result["pf"] == {
+        "address": PF, "netdev": "enp1s0", "driver": "igb", "totalvfs": 7, "numvfs": 2,
+        "up": True,
+    }  # fmt: skip
+
+
+def test_a_second_run_changes_nothing(kernel: FakeKernel) -> None:
+    kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
+    before = kernel.snapshot()
+    kernel.events.clear()
+    again = kernel.run(pf=PF, num_vfs=2, vfs=LAB_VFS)
+    assert not again.failed and not again.result["changed"], again.result["actions"]
+    assert [e for e in kernel.events if not e.startswith("ip -j")] == []
+    assert kernel.snapshot() == before
+
+
+def test_check_mode_reports_without_changing(kernel: FakeKernel) -> None:
+    before = kernel.snapshot()
+    planned = kernel.run(check_mode=True, pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
+    assert not planned.failed and planned.result["changed"]
+    assert planned.result["actions"] == [
+        "link enp1s0 up", "sriov_numvfs 0 -> 2", f"vf 0 mac {MAC0} trust off spoofchk on",
+        f"vf 1 mac {MAC1} trust on spoofchk off",
+    ]  # fmt: skip
+    assert [vf["pci"] for vf in planned.result["vfs"]] == [VF0, VF1]
+    assert [vf["mac"] for vf in planned.result["vfs"]] == [MAC0, MAC1]
+    assert kernel.snapshot() == before
+    assert not [e for e in kernel.events if not e.startswith("ip -j")]
+
+
+def test_a_new_count_removes_the_vfs_first(kernel: FakeKernel) -> None:
+    kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
+    kernel.events.clear()
+    grown = kernel.run(pf="enp1s0", num_vfs=3, vfs=LAB_VFS)
+    assert not grown.failed, grown.result["msg"]
+    writes = [e for e in kernel.events if "sriov_numvfs" in e]
+    assert writes == [f"write bus/pci/devices/{PF}/sriov_numvfs {n}" for n in (0, 3)]
+    assert [vf["pci"] for vf in grown.result["vfs"]] == [VF0, VF1, VF2]
+    # The MACs the removal lost are set again.
+    assert [vf["mac"] for vf in grown.result["vfs"][:2]] == [MAC0, MAC1]
+
+
+def test_a_mac_changed_under_a_bound_kernel_driver_is_bound_again(kernel: FakeKernel) -> None:
+    kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
+    kernel.events.clear()
+    other = "02:00:00:00:02:00"
+    changed = kernel.run(pf="enp1s0", num_vfs=2, vfs=[{"index": 0, "mac": other}])
+    assert changed.result["actions"] == [f"vf 0 mac {other}", f"rebind {VF0} (igbvf)"]
+    assert kernel.vf_config[0]["bound_mac"] == other
+    assert kernel.vf_config[1]["bound_mac"] == MAC1
+
+
+def test_a_vf_given_to_vfio_is_probed_there_and_not_rebound(kernel: FakeKernel) -> None:
+    kernel.overrides[VF0] = "vfio-pci"
+    created = kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
+    assert [(vf["driver"], vf["netdev"]) for vf in created.result["vfs"]] == [
+        ("vfio-pci", ""), ("igbvf", "enp1s16f1"),
+    ]  # fmt: skip
+    other = "02:00:00:00:02:00"
+    changed = kernel.run(pf="enp1s0", num_vfs=2, vfs=[{"index": 0, "mac": other}])
+    # A DPDK process reads the MAC when it starts: vfio-pci is left alone.
+    assert changed.result["actions"] == [f"vf 0 mac {other}"]
+    assert kernel.driver(VF0) == "vfio-pci"
+
+
+def test_removing_the_vfs_and_taking_the_pf_down(kernel: FakeKernel) -> None:
+    kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
+    removed = kernel.run(pf="enp1s0", num_vfs=0, pf_link="down")
+    assert not removed.failed and removed.result["changed"]
+    assert removed.result["actions"] == ["sriov_numvfs 2 -> 0", "link enp1s0 down"]
+    assert removed.result["vfs"] == [] and removed.result["boot_commands"] == []
+    assert not (kernel.devices / VF0).exists()
+    assert (kernel.net / "enp1s0" / "flags").read_text() == "0x1002\n"
+    again = kernel.run(pf="enp1s0", num_vfs=0, pf_link="down")
+    assert not again.result["changed"]
+
+
+def test_boot_commands_reproduce_the_configuration(kernel: FakeKernel) -> None:
+    done = kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
+    sysfs = f"/sys/bus/pci/devices/{PF}"
+    assert done.result["boot_commands"] == [
+        ["ip", "link", "set", "dev", "enp1s0", "up"],
+        ["sh", "-c", f"echo 0 > {sysfs}/sriov_drivers_autoprobe"],
+        ["sh", "-c", f"echo 2 > {sysfs}/sriov_numvfs"],
+        ["sh", "-c", f"echo 1 > {sysfs}/sriov_drivers_autoprobe"],
+        ["ip", "link", "set", "dev", "enp1s0", "vf", "0", "mac", MAC0, "trust", "off",
+         "spoofchk", "on"],
+        ["ip", "link", "set", "dev", "enp1s0", "vf", "1", "mac", MAC1, "trust", "on",
+         "spoofchk", "off"],
+        ["sh", "-c", f"echo {VF0} > /sys/bus/pci/drivers_probe"],
+        ["sh", "-c", f"echo {VF1} > /sys/bus/pci/drivers_probe"],
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"pf": "eth9", "num_vfs": 2},
+         r"^sriov_pf: 'eth9' is neither a network interface nor a PCI device of this host "
+         r"\(its interfaces: enp0s2, enp1s0, enp1s16f0\)"),
+        ({"pf": "0000:05:00.0", "num_vfs": 2},
+         r"^sriov_pf: this host has no PCI device 0000:05:00.0"),
+        ({"pf": "enp0s2", "num_vfs": 2},
+         r"^sriov_pf: enp0s2 \(0000:00:02.0, virtio-pci\) has no SR-IOV capability"),
+        ({"pf": "enp1s0", "num_vfs": 8},
+         r"^sriov_num_vfs: 8 VFs asked, but 0000:01:00.0 has sriov_totalvfs = 7"),
+        ({"pf": "enp1s0", "num_vfs": 2, "vfs": [{"index": 2, "mac": MAC0}]},
+         r"^sriov_vfs\[0\]\.index: VF 2 asked, but 0000:01:00.0 will have 2 VFs"),
+        ({"pf": "enp1s0", "num_vfs": 2, "vfs": [{"index": 0, "mac": MAC0},
+                                                 {"index": 1, "mac": MAC0.upper()}]},
+         r"^sriov_vfs\[1\]\.mac: 02:00:00:00:01:00 duplicates sriov_vfs\[0\]\.mac"),
+        ({"pf": "enp1s0", "num_vfs": 2, "vfs": [{"index": 0, "mac": "03:00:00:00:00:01"}]},
+         r"^sriov_vfs\[0\]\.mac: 03:00:00:00:00:01 is a multicast address"),
+        ({"pf": "enp1s0", "num_vfs": 2, "vfs": [{"index": 1, "pci": "01:10.1"}]},
+         r"^sriov_vfs\[0\]\.pci: 0000:01:10.1 is not a VF of 0000:01:00.0: its VF 1 is "
+         r"0000:01:10.2"),
+        ({"pf": "enp1s0", "num_vfs": 2, "vfs": [{"index": 0}, {"index": 0}]},
+         r"^sriov_vfs\[1\]\.index: VF 0 is listed twice"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_refused_before_any_change(
+    kernel: FakeKernel, params: dict[str, Any], message: str
+) -> None:
+    kernel.run(pf="enp1s0", num_vfs=1, vfs=[{"index": 0, "mac": "02:00:00:00:09:00"}])
+    before = kernel.snapshot()
+    kernel.events.clear()
+    refused = kernel.run(var_prefix="sriov_", **params)
+    assert refused.failed and refused.result.get("bad_input")
+    assert re.search(message, refused.result["msg"]), refused.result["msg"]
+    assert kernel.snapshot() == before
+    assert not [e for e in kernel.events if not e.startswith("ip -j")]
+
+
+def test_vf_pci_addresses_named_right_pass(kernel: FakeKernel) -> None:
+    done = kernel.run(check_mode=True, pf=PF, num_vfs=2,
+                      vfs=[{"index": 0, "pci": "01:10.0"}, {"index": 1, "pci": VF1}])  # fmt: skip
+    assert not done.failed, done.result.get("msg")
+
+
+def test_a_failing_ip_command_fails_the_module(kernel: FakeKernel) -> None:
+    kernel.ip_fails = True
+    failed = kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
+    assert failed.failed and not failed.result.get("bad_input")
+    assert "ip link set dev enp1s0 up failed (rc 2): RTNETLINK answers" in failed.result["msg"]
+
+
+@pytest.mark.parametrize(
+    ("pf", "offset", "stride", "index", "vf"),
+    [
+        ("0000:01:00.0", 128, 2, 1, "0000:01:10.2"),  # QEMU's igb
+        ("0000:03:00.0", 384, 2, 0, "0000:04:10.0"),  # an 82576's first port: the next bus
+        ("0000:03:00.1", 384, 2, 3, "0000:04:10.7"),  # its second port: odd functions
+        ("0001:3b:00.0", 16, 1, 9, "0001:3b:03.1"),
+    ],
+)
+def test_vf_addresses_follow_offset_and_stride(
+    pf: str, offset: int, stride: int, index: int, vf: str
+) -> None:
+    assert sriovconf.vf_address(pf, offset, stride, index) == vf
