@@ -40,12 +40,15 @@ def boot_commands(
     netdev: str,
     vf_settings: Mapping[int, Sequence[str]],
     vf_addresses: Sequence[str],
+    vf_driver: str = "",
 ) -> list[list[str]]:
     """The commands that re-create a PF's VFs after a boot, in the order the driver needs.
 
     ``link_up`` is the PF's interface when its link comes up first (else ""); ``vf_settings``
-    maps a VF index to its ``vf_words``; ``vf_addresses`` are the VFs' PCI addresses. No
-    driver probes the VFs until their MACs are set: a VF driver reads its MAC when it binds.
+    maps a VF index to its ``vf_words``; ``vf_addresses`` are the VFs' PCI addresses;
+    ``vf_driver`` the driver each VF is given through its ``driver_override`` ("" for the
+    kernel's VF driver). No driver probes the VFs until their MACs are set: a VF driver
+    reads its MAC when it binds.
     """
     if not vf_addresses:
         return []
@@ -59,5 +62,10 @@ def boot_commands(
     for index, words in sorted(vf_settings.items()):
         if words:
             commands.append(["ip", "link", "set", "dev", netdev, "vf", str(index), *words])
+    if vf_driver:
+        commands.insert(0, ["modprobe", vf_driver.replace("-", "_")])
+        commands += [
+            _write(vf_driver, f"{SYSFS_PCI}/{address}/driver_override") for address in vf_addresses
+        ]
     commands += [_write(address, "/sys/bus/pci/drivers_probe") for address in vf_addresses]
     return commands

@@ -31,14 +31,16 @@ description:
     it binds, so a MAC set while it is bound takes effect after it is bound again, which
     the module does for VFs on a kernel driver (not for vfio-pci: a DPDK process reads the
     MAC when it starts)."
-  - Which driver a probe binds is the kernel's business (the VF driver, C(igbvf) for an
-    82576, or C(vfio-pci) when a driver override is saved for the VF's address, as the
-    C(vfio) role saves it).
+  - With O(vf_driver) empty the VFs get the kernel's own VF driver (C(igbvf) for an 82576);
+    a VF held by another driver through an override is given back to it. With
+    O(vf_driver=vfio-pci) each VF's C(driver_override) is set before it is probed, so no
+    kernel driver holds it even for a moment, and a VF on another driver is moved.
   - Refuses bad input before it changes anything, naming the parameter with O(var_prefix) in
     front, so that a role's error names the role's variable. Refused are a PF that is neither
     a network interface nor a PCI device of the host, a PF without the SR-IOV capability, more
     VFs than the PF's C(sriov_totalvfs), a VF index the PF will not have, a VF PCI address
-    that is not the one the PF gives that VF, and duplicate VF MAC addresses.
+    that is not the one the PF gives that VF, duplicate VF MAC addresses, and a VF driver the
+    host has not loaded (for vfio-pci, a host without an IOMMU).
 author:
   - icperf contributors
 options:
@@ -81,10 +83,13 @@ options:
     type: str
     choices: [up, down, unchanged]
     default: up
-  probe:
-    description: Probe a driver for each VF without one, after its MAC is set.
-    type: bool
-    default: true
+  vf_driver:
+    description:
+      - The driver of the VFs; empty for the kernel's own VF driver. V(vfio-pci) needs the
+        IOMMU on and the driver loaded (C(modprobe vfio-pci)).
+    type: str
+    choices: ["", vfio-pci, uio_pci_generic, igb_uio]
+    default: ""
   ip_command:
     description: The iproute2 C(ip) binary.
     type: str
@@ -309,6 +314,7 @@ class SriovVfs:
                 f"{self._name('num_vfs')}: {num_vfs} VFs asked, but {address} has "
                 f"sriov_totalvfs = {total} (0 to {total})"
             )
+        self.check_driver(pf_dir)
         wanted = {}
         macs = {}
         for position, entry in enumerate(self.params["vfs"] or []):
@@ -349,6 +355,21 @@ class SriovVfs:
             )
         return wanted
 
+    def check_driver(self, pf_dir):
+        want = self.params["vf_driver"]
+        if not want:
+            return
+        if not os.path.isdir(self.sys("bus/pci/drivers", want)):
+            raise IcperfInputError(
+                f"{self._name('vf_driver')}: this host has no {want} driver loaded "
+                f"(modprobe {want.replace('-', '_')})"
+            )
+        if want == "vfio-pci" and not os.path.exists(os.path.join(pf_dir, "iommu_group")):
+            raise IcperfInputError(
+                f"{self._name('vf_driver')}: vfio-pci needs an IOMMU, and {self.params['pf']} "
+                "is in no IOMMU group (turn the IOMMU on: kernel_cmdline_iommu)"
+            )
+
     # -- doing it -------------------------------------------------------------------------
 
     def set_count(self, address, current, num_vfs):
@@ -361,12 +382,12 @@ class SriovVfs:
         # No driver probes the new VFs until their MACs are set (see DOCUMENTATION).
         autoprobe_file = os.path.join(pf_dir, "sriov_drivers_autoprobe")
         autoprobe = self.read_attr(autoprobe_file)
-        if autoprobe and self.params["probe"]:
+        if autoprobe:
             self.write_attr(autoprobe_file, 0)
         try:
             self.write_attr(numvfs, num_vfs)
         finally:
-            if autoprobe and self.params["probe"]:
+            if autoprobe:
                 self.write_attr(autoprobe_file, autoprobe)
 
     def vf_state(self, address, index, settings):
@@ -384,12 +405,28 @@ class SriovVfs:
             "spoofchk": settings.get("spoofchk", False),
         }
 
-    def rebind(self, pci, driver):
-        """Bind a kernel VF driver again, so that it reads the MAC the PF now holds."""
-        self.actions.append(f"rebind {pci} ({driver})")
-        if not self.module.check_mode:
+    def place(self, vf, new_mac):
+        """Bind a VF to the driver asked, after its MAC is set; a kernel VF driver whose MAC
+        changed is bound again (it reads the MAC from the PF when it binds)."""
+        pci, driver, want = vf["pci"], vf["driver"], self.params["vf_driver"]
+        override_file = os.path.join(self.device_dir(pci), "driver_override")
+        override = self.read_attr(override_file)
+        override = "" if override == "(null)" else override
+        elsewhere = driver != want if want else bool(override) or driver in USER_SPACE_DRIVERS
+        move = elsewhere or (new_mac and driver and driver not in USER_SPACE_DRIVERS)
+        if not move and driver:
+            return
+        self.actions.append(
+            f"bind {pci} to {want or 'its kernel driver'}" + (f" (from {driver})" if driver else "")
+        )
+        if self.module.check_mode:
+            return
+        if override != want:
+            # An empty line clears the override.
+            self.write_attr(override_file, want)
+        if driver:
             self.write_attr(self.sys("bus/pci/drivers", driver, "unbind"), pci)
-            self.write_attr(self.sys("bus/pci/drivers_probe"), pci)
+        self.write_attr(self.sys("bus/pci/drivers_probe"), pci)
 
     def run(self):
         address, netdev = self.resolve_pf()
@@ -428,12 +465,8 @@ class SriovVfs:
         for index in range(num_vfs):
             settings = {**after.get(index, {}), **(wanted.get(index, {}) if check else {})}
             vf = self.vf_state(address, index, settings)
-            if self.params["probe"] and vf["driver"] == "" and created:
-                self.actions.append(f"probe {vf['pci']}")
-                if not check:
-                    self.write_attr(self.sys("bus/pci/drivers_probe"), vf["pci"])
-            elif index in remac and vf["driver"] and vf["driver"] not in USER_SPACE_DRIVERS:
-                self.rebind(vf["pci"], vf["driver"])
+            if created:
+                self.place(vf, index in remac)
             vfs.append(self.vf_state(address, index, settings) if not check else vf)
 
         if netdev and link == "down" and self.pf_up(netdev):
@@ -464,6 +497,7 @@ class SriovVfs:
             netdev,
             {index: sriovconf.vf_words(settings) for index, settings in wanted.items()},
             [self.vf_address(address, index) for index in range(num_vfs)],
+            self.params["vf_driver"],
         )
 
 
@@ -483,7 +517,11 @@ ARGUMENT_SPEC = {
         },
     },
     "pf_link": {"type": "str", "default": "up", "choices": ["up", "down", "unchanged"]},
-    "probe": {"type": "bool", "default": True},
+    "vf_driver": {
+        "type": "str",
+        "default": "",
+        "choices": ["", "vfio-pci", "uio_pci_generic", "igb_uio"],
+    },
     "ip_command": {"type": "str", "default": "ip"},
     "sys_root": {"type": "path", "default": "/sys"},
     "var_prefix": {"type": "str", "default": ""},

@@ -49,10 +49,12 @@ class FakeKernel:
         self.events: list[str] = []
         self.vf_config: dict[int, dict[str, Any]] = {}
         self.ip_fails = False
-        # Driver overrides udev applies when a VF appears (driverctl's rule, the vfio role).
-        self.overrides: dict[str, str] = {}
+        # Every driver a VF was bound to, in order.
+        self.bound: list[tuple[str, str]] = []
         self.add_device(PF, "igb", "enp1s0")
         pf = self.devices / PF
+        (self.sys / "kernel/iommu_groups/12").mkdir(parents=True)
+        (pf / "iommu_group").symlink_to(self.sys / "kernel/iommu_groups/12")
         for name, value in (("sriov_totalvfs", "7"), ("sriov_numvfs", "0"),
                             ("sriov_offset", "128"), ("sriov_stride", "2"),
                             ("sriov_drivers_autoprobe", "1")):  # fmt: skip
@@ -97,7 +99,9 @@ class FakeKernel:
     def probe(self, address: str) -> None:
         if self.driver(address):
             return
-        driver = self.overrides.get(address, "igbvf")
+        override = self.devices / address / "driver_override"
+        driver = (override.read_text().strip() if override.exists() else "") or "igbvf"
+        self.bound.append((address, driver))
         index = [VF0, VF1, VF2].index(address)
         self.bind(address, driver, f"enp1s16f{index}" if driver == "igbvf" else "")
         if driver == "igbvf":
@@ -276,22 +280,35 @@ def test_a_mac_changed_under_a_bound_kernel_driver_is_bound_again(kernel: FakeKe
     kernel.events.clear()
     other = "02:00:00:00:02:00"
     changed = kernel.run(pf="enp1s0", num_vfs=2, vfs=[{"index": 0, "mac": other}])
-    assert changed.result["actions"] == [f"vf 0 mac {other}", f"rebind {VF0} (igbvf)"]
+    assert changed.result["actions"] == [
+        f"vf 0 mac {other}", f"bind {VF0} to its kernel driver (from igbvf)",
+    ]  # fmt: skip
     assert kernel.vf_config[0]["bound_mac"] == other
     assert kernel.vf_config[1]["bound_mac"] == MAC1
 
 
-def test_a_vf_given_to_vfio_is_probed_there_and_not_rebound(kernel: FakeKernel) -> None:
-    kernel.overrides[VF0] = "vfio-pci"
-    created = kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS)
-    assert [(vf["driver"], vf["netdev"]) for vf in created.result["vfs"]] == [
-        ("vfio-pci", ""), ("igbvf", "enp1s16f1"),
-    ]  # fmt: skip
+def test_vfs_given_to_vfio_never_meet_a_kernel_driver(kernel: FakeKernel) -> None:
+    created = kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS, vf_driver="vfio-pci")
+    assert not created.failed, created.result["msg"]
+    assert [(vf["driver"], vf["netdev"]) for vf in created.result["vfs"]] == [("vfio-pci", "")] * 2
+    assert kernel.bound == [(VF0, "vfio-pci"), (VF1, "vfio-pci")]
+    override = kernel.events.index(f"write bus/pci/devices/{VF0}/driver_override vfio-pci")
+    assert override < kernel.events.index(f"write bus/pci/drivers_probe {VF0}")
+    assert kernel.events.index(f"ip link set dev enp1s0 vf 0 mac {MAC0}") < override
     other = "02:00:00:00:02:00"
-    changed = kernel.run(pf="enp1s0", num_vfs=2, vfs=[{"index": 0, "mac": other}])
+    changed = kernel.run(pf="enp1s0", num_vfs=2, vfs=[{"index": 0, "mac": other}],
+                         vf_driver="vfio-pci")  # fmt: skip
     # A DPDK process reads the MAC when it starts: vfio-pci is left alone.
     assert changed.result["actions"] == [f"vf 0 mac {other}"]
     assert kernel.driver(VF0) == "vfio-pci"
+    back = kernel.run(pf="enp1s0", num_vfs=2)
+    assert back.result["actions"] == [
+        f"bind {VF0} to its kernel driver (from vfio-pci)",
+        f"bind {VF1} to its kernel driver (from vfio-pci)",
+    ]
+    assert [kernel.driver(pci) for pci in (VF0, VF1)] == ["igbvf", "igbvf"]
+    assert (kernel.devices / VF0 / "driver_override").read_text() == "\n"
+    assert not kernel.run(pf="enp1s0", num_vfs=2).result["changed"]
 
 
 def test_removing_the_vfs_and_taking_the_pf_down(kernel: FakeKernel) -> None:
@@ -347,12 +364,18 @@ def test_boot_commands_reproduce_the_configuration(kernel: FakeKernel) -> None:
          r"0000:01:10.2"),
         ({"pf": "enp1s0", "num_vfs": 2, "vfs": [{"index": 0}, {"index": 0}]},
          r"^sriov_vfs\[1\]\.index: VF 0 is listed twice"),
+        ({"pf": "enp1s0", "num_vfs": 2, "vf_driver": "igb_uio"},
+         r"^sriov_vf_driver: this host has no igb_uio driver loaded \(modprobe igb_uio\)"),
+        ({"pf": "enp1s0", "num_vfs": 2, "vf_driver": "vfio-pci", "no_iommu": True},
+         r"^sriov_vf_driver: vfio-pci needs an IOMMU, and enp1s0 is in no IOMMU group"),
     ],
 )  # fmt: skip
 def test_bad_input_is_refused_before_any_change(
     kernel: FakeKernel, params: dict[str, Any], message: str
 ) -> None:
     kernel.run(pf="enp1s0", num_vfs=1, vfs=[{"index": 0, "mac": "02:00:00:00:09:00"}])
+    if params.pop("no_iommu", False):
+        (kernel.devices / PF / "iommu_group").unlink()
     before = kernel.snapshot()
     kernel.events.clear()
     refused = kernel.run(var_prefix="sriov_", **params)
@@ -388,3 +411,12 @@ def test_vf_addresses_follow_offset_and_stride(
     pf: str, offset: int, stride: int, index: int, vf: str
 ) -> None:
     assert sriovconf.vf_address(pf, offset, stride, index) == vf
+
+
+def test_boot_commands_give_vfs_to_vfio_before_any_probe(kernel: FakeKernel) -> None:
+    done = kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS, vf_driver="vfio-pci")
+    commands = [" ".join(command) for command in done.result["boot_commands"]]
+    assert commands[0] == "modprobe vfio_pci"
+    override = commands.index(f"sh -c echo vfio-pci > /sys/bus/pci/devices/{VF1}/driver_override")
+    assert override < commands.index(f"sh -c echo {VF0} > /sys/bus/pci/drivers_probe")
+    assert commands.index(f"sh -c echo 2 > /sys/bus/pci/devices/{PF}/sriov_numvfs") < override
