@@ -40,7 +40,7 @@ description:
     a network interface nor a PCI device of the host, a PF without the SR-IOV capability, more
     VFs than the PF's C(sriov_totalvfs), a VF index the PF will not have, a VF PCI address
     that is not the one the PF gives that VF, duplicate VF MAC addresses, and a VF driver the
-    host has not loaded (for vfio-pci, a host without an IOMMU).
+    host does not have (for vfio-pci, a host without an IOMMU).
 author:
   - icperf contributors
 options:
@@ -85,8 +85,8 @@ options:
     default: up
   vf_driver:
     description:
-      - The driver of the VFs; empty for the kernel's own VF driver. V(vfio-pci) needs the
-        IOMMU on and the driver loaded (C(modprobe vfio-pci)).
+      - The driver of the VFs; empty for the kernel's own VF driver. Its kernel module is
+        loaded when it is not. V(vfio-pci) needs the IOMMU on.
     type: str
     choices: ["", vfio-pci, uio_pci_generic, igb_uio]
     default: ""
@@ -359,16 +359,22 @@ class SriovVfs:
         want = self.params["vf_driver"]
         if not want:
             return
-        if not os.path.isdir(self.sys("bus/pci/drivers", want)):
-            raise IcperfInputError(
-                f"{self._name('vf_driver')}: this host has no {want} driver loaded "
-                f"(modprobe {want.replace('-', '_')})"
-            )
+        module = want.replace("-", "_")
+        if not self.driver_loaded():
+            rc, out, err = self.module.run_command(["modprobe", "--dry-run", module])
+            if rc != 0:
+                raise IcperfInputError(
+                    f"{self._name('vf_driver')}: this host has no {want} driver "
+                    f"(modprobe {module}: {(err or out).strip() or f'rc {rc}'})"
+                )
         if want == "vfio-pci" and not os.path.exists(os.path.join(pf_dir, "iommu_group")):
             raise IcperfInputError(
                 f"{self._name('vf_driver')}: vfio-pci needs an IOMMU, and {self.params['pf']} "
                 "is in no IOMMU group (turn the IOMMU on: kernel_cmdline_iommu)"
             )
+
+    def driver_loaded(self):
+        return os.path.isdir(self.sys("bus/pci/drivers", self.params["vf_driver"]))
 
     # -- doing it -------------------------------------------------------------------------
 
@@ -435,6 +441,14 @@ class SriovVfs:
         num_vfs = self.params["num_vfs"]
         pf_dir = self.device_dir(address)
         link = self.params["pf_link"]
+
+        if self.params["vf_driver"] and not self.driver_loaded():
+            module = self.params["vf_driver"].replace("-", "_")
+            self.actions.append(f"modprobe {module}")
+            if not check:
+                rc, out, err = self.module.run_command(["modprobe", module])
+                if rc != 0:
+                    raise RuntimeError(f"modprobe {module} failed (rc {rc}): {err or out}")
 
         if netdev and link == "up" and not self.pf_up(netdev):
             self.actions.append(f"link {netdev} up")

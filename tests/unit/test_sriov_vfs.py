@@ -43,7 +43,7 @@ class FakeKernel:
         self.devices = self.sys / "bus/pci/devices"
         self.net = self.sys / "class/net"
         self.drivers = self.sys / "bus/pci/drivers"
-        for driver in ("igb", "igbvf", "vfio-pci", "virtio-pci"):
+        for driver in ("igb", "igbvf", "virtio-pci"):
             (self.drivers / driver).mkdir(parents=True)
         self.net.mkdir(parents=True)
         self.events: list[str] = []
@@ -153,6 +153,14 @@ class FakeKernel:
         (pf / "sriov_numvfs").write_text(f"{count}\n")
 
     def _ip(self, args: list[str], **_: Any) -> tuple[int, str, str]:
+        if args[0] == "modprobe":
+            # vfio_pci is there to load; igb_uio (dpdk-kmods-dkms) is not installed.
+            self.events.append(" ".join(args))
+            if args[-1] != "vfio_pci":
+                return 1, "", f"modprobe: FATAL: Module {args[-1]} not found in directory"
+            if args[1] != "--dry-run":
+                (self.drivers / "vfio-pci").mkdir(exist_ok=True)
+            return 0, "", ""
         assert args[0] == "ip"
         words = args[1:]
         self.events.append("ip " + " ".join(words))
@@ -290,6 +298,10 @@ def test_a_mac_changed_under_a_bound_kernel_driver_is_bound_again(kernel: FakeKe
 def test_vfs_given_to_vfio_never_meet_a_kernel_driver(kernel: FakeKernel) -> None:
     created = kernel.run(pf="enp1s0", num_vfs=2, vfs=LAB_VFS, vf_driver="vfio-pci")
     assert not created.failed, created.result["msg"]
+    # vfio-pci loaded before the VFs appear.
+    assert kernel.events.index("modprobe vfio_pci") < kernel.events.index(
+        f"write bus/pci/devices/{PF}/sriov_numvfs 2"
+    )
     assert [(vf["driver"], vf["netdev"]) for vf in created.result["vfs"]] == [("vfio-pci", "")] * 2
     assert kernel.bound == [(VF0, "vfio-pci"), (VF1, "vfio-pci")]
     override = kernel.events.index(f"write bus/pci/devices/{VF0}/driver_override vfio-pci")
@@ -365,7 +377,8 @@ def test_boot_commands_reproduce_the_configuration(kernel: FakeKernel) -> None:
         ({"pf": "enp1s0", "num_vfs": 2, "vfs": [{"index": 0}, {"index": 0}]},
          r"^sriov_vfs\[1\]\.index: VF 0 is listed twice"),
         ({"pf": "enp1s0", "num_vfs": 2, "vf_driver": "igb_uio"},
-         r"^sriov_vf_driver: this host has no igb_uio driver loaded \(modprobe igb_uio\)"),
+         r"^sriov_vf_driver: this host has no igb_uio driver \(modprobe igb_uio: modprobe: "
+         r"FATAL: Module igb_uio not found"),
         ({"pf": "enp1s0", "num_vfs": 2, "vf_driver": "vfio-pci", "no_iommu": True},
          r"^sriov_vf_driver: vfio-pci needs an IOMMU, and enp1s0 is in no IOMMU group"),
     ],
@@ -382,7 +395,7 @@ def test_bad_input_is_refused_before_any_change(
     assert refused.failed and refused.result.get("bad_input")
     assert re.search(message, refused.result["msg"]), refused.result["msg"]
     assert kernel.snapshot() == before
-    assert not [e for e in kernel.events if not e.startswith("ip -j")]
+    assert not [e for e in kernel.events if not e.startswith(("ip -j", "modprobe --dry-run"))]
 
 
 def test_vf_pci_addresses_named_right_pass(kernel: FakeKernel) -> None:
