@@ -163,9 +163,10 @@ vfs:
   type: list
   elements: dict
   sample:
-    - {index: 0, pci: "0000:01:10.0", netdev: enp1s16, driver: igbvf,
+    - {pf: "0000:01:00.0", index: 0, pci: "0000:01:10.0", netdev: enp1s16, driver: igbvf,
        mac: "02:00:00:00:01:00", trust: false, spoofchk: true}
   contains:
+    pf: {description: The PF's PCI address., type: str}
     index: {description: The VF's number., type: int}
     pci: {description: Its PCI address., type: str}
     netdev: {description: Its network interface on this host (empty when none)., type: str}
@@ -179,7 +180,7 @@ actions:
   type: list
   elements: str
   sample: ["link enp1s0 up", "sriov_numvfs 0 -> 2", "vf 0 mac 02:00:00:00:01:00",
-           "probe 0000:01:10.0"]
+           "bind 0000:01:10.0 to its kernel driver"]
 boot_commands:
   description:
     - The commands that give the PF this configuration again after a boot, in order (a
@@ -402,6 +403,7 @@ class SriovVfs:
         if not pci:
             pci = self.vf_address(address, index)
         return {
+            "pf": address,
             "index": index,
             "pci": pci,
             "netdev": self.netdev_of(pci),
