@@ -4,6 +4,9 @@ the commands that give a PF its VFs again at boot (plain Python, no host access)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
 
 SYSFS_PCI = "/sys/bus/pci/devices"
 
@@ -69,3 +72,84 @@ def boot_commands(
         ]
     commands += [_write(address, "/sys/bus/pci/drivers_probe") for address in vf_addresses]
     return commands
+
+
+def _find(
+    container: Mapping[str, Any],
+    position: int,
+    by_pci: Mapping[str, Mapping[str, Any]],
+    by_netdev: Mapping[str, Mapping[str, Any]],
+) -> Mapping[str, Any]:
+    where = f"icperf_vswitch_ports[{position}]"
+    known = (
+        ", ".join(
+            f"{vf['pci']}" + (f" ({vf['netdev']})" if vf.get("netdev") else "")
+            for vf in by_pci.values()
+        )
+        or "none"
+    )
+    if container.get("vf_pci"):
+        vf = by_pci.get(str(container["vf_pci"]))
+        if vf is None:
+            raise IcperfInputError(
+                f"{where}.vf_pci: {container['name']}'s VF {container['vf_pci']} is not a VF "
+                f"of the PFs in sriov_pfs (their VFs: {known})"
+            )
+        return vf
+    if container.get("vf"):
+        vf = by_netdev.get(str(container["vf"]))
+        if vf is None:
+            raise IcperfInputError(
+                f"{where}.vf: {container['name']}'s VF {container['vf']} is not a VF "
+                f"interface of the PFs in sriov_pfs (their VFs: {known}); a lab that "
+                "names vf_pci finds VFs before they exist"
+            )
+        return vf
+    raise IcperfInputError(f"{where}.vf_pci: {container.get('name')} names no VF")
+
+
+def vfs_for_test(
+    containers: Sequence[Mapping[str, Any]],
+    checked: Sequence[Mapping[str, Any]],
+    sriov_pfs: Sequence[Mapping[str, Any]],
+    vf_driver: str = "",
+) -> dict[str, Any]:
+    """What a test asks of the PFs: sriov_pfs with each container's MAC on its VF.
+
+    ``containers`` are the test's plan containers (name, mac, vf_pci or vf); ``checked``
+    the sriov_vfs module's results for ``sriov_pfs``, in the same order (pf.address and the
+    VFs each PF will have: pf, index, pci, netdev). Returns ``pfs``: sriov_pfs entries whose
+    ``vfs`` carry the containers' MACs over the lab's settings, with ``vf_driver``; and
+    ``containers``: per container its name and VF (pf, index, pci, netdev).
+    """
+    if len(checked) != len(sriov_pfs):
+        raise IcperfInputError(f"sriov_pfs: {len(sriov_pfs)} PFs, {len(checked)} checked")
+    vfs = [vf for result in checked for vf in result["vfs"]]
+    by_pci = {vf["pci"]: vf for vf in vfs}
+    by_netdev = {str(vf["netdev"]): vf for vf in vfs if vf.get("netdev")}
+    macs: dict[tuple[str, int], str] = {}
+    users: dict[str, str] = {}
+    assigned = []
+    for position, container in enumerate(containers):
+        vf = _find(container, position, by_pci, by_netdev)
+        if vf["pci"] in users:
+            raise IcperfInputError(
+                f"icperf_vswitch_ports[{position}]: {container['name']} and "
+                f"{users[str(vf['pci'])]} both name VF {vf['pci']}"
+            )
+        users[vf["pci"]] = str(container["name"])
+        macs[(str(vf["pf"]), int(vf["index"]))] = str(container["mac"])
+        assigned.append(
+            {"name": container["name"], **{k: vf[k] for k in ("pf", "index", "pci", "netdev")}}
+        )
+    pfs = []
+    for entry, result in zip(sriov_pfs, checked, strict=True):
+        address = str(result["pf"]["address"])
+        settings = {int(vf["index"]): dict(vf) for vf in entry.get("vfs") or []}
+        for (pf, index), mac in macs.items():
+            if pf == address:
+                settings.setdefault(index, {"index": index})["mac"] = mac
+        pfs.append(
+            {**entry, "vfs": [settings[i] for i in sorted(settings)], "vf_driver": vf_driver}
+        )
+    return {"pfs": pfs, "containers": assigned}
