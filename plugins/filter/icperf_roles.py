@@ -46,4 +46,5 @@ class FilterModule:
             "ovs_stop_plan": _filter(dpdkconf.ovs_stop_plan),
             "ovs_bridge_argv": _filter(dpdkconf.ovs_bridge_argv),
             "sriov_test_vfs": _filter(sriovconf.vfs_for_test),
+            "sriov_vf_settings": _filter(sriovconf.vf_settings),
         }

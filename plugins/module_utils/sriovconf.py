@@ -79,8 +79,9 @@ def _find(
     position: int,
     by_pci: Mapping[str, Mapping[str, Any]],
     by_netdev: Mapping[str, Mapping[str, Any]],
+    field: str,
 ) -> Mapping[str, Any]:
-    where = f"icperf_vswitch_ports[{position}]"
+    where = f"{field}[{position}]"
     known = (
         ", ".join(
             f"{vf['pci']}" + (f" ({vf['netdev']})" if vf.get("netdev") else "")
@@ -113,6 +114,8 @@ def vfs_for_test(
     checked: Sequence[Mapping[str, Any]],
     sriov_pfs: Sequence[Mapping[str, Any]],
     vf_driver: str = "",
+    field: str = "icperf_vswitch_ports",
+    pci_only: bool = False,
 ) -> dict[str, Any]:
     """What a test asks of the PFs: sriov_pfs with each container's MAC on its VF.
 
@@ -120,7 +123,9 @@ def vfs_for_test(
     the sriov_vfs module's results for ``sriov_pfs``, in the same order (pf.address and the
     VFs each PF will have: pf, index, pci, netdev). Returns ``pfs``: sriov_pfs entries whose
     ``vfs`` carry the containers' MACs over the lab's settings, with ``vf_driver``; and
-    ``containers``: per container its name and VF (pf, index, pci, netdev).
+    ``containers``: per container its name and VF (pf, index, pci, netdev). Errors name
+    ``field``[N]; with ``pci_only`` containers that name no ``vf_pci`` are passed over (the
+    first play: VF interfaces have no names before the VFs exist).
     """
     if len(checked) != len(sriov_pfs):
         raise IcperfInputError(f"sriov_pfs: {len(sriov_pfs)} PFs, {len(checked)} checked")
@@ -131,10 +136,12 @@ def vfs_for_test(
     users: dict[str, str] = {}
     assigned = []
     for position, container in enumerate(containers):
-        vf = _find(container, position, by_pci, by_netdev)
+        if pci_only and not container.get("vf_pci"):
+            continue
+        vf = _find(container, position, by_pci, by_netdev, field)
         if vf["pci"] in users:
             raise IcperfInputError(
-                f"icperf_vswitch_ports[{position}]: {container['name']} and "
+                f"{field}[{position}]: {container['name']} and "
                 f"{users[str(vf['pci'])]} both name VF {vf['pci']}"
             )
         users[vf["pci"]] = str(container["name"])
@@ -153,3 +160,15 @@ def vfs_for_test(
             {**entry, "vfs": [settings[i] for i in sorted(settings)], "vf_driver": vf_driver}
         )
     return {"pfs": pfs, "containers": assigned}
+
+
+def vf_settings(vfs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The settings of VFs as the sriov_vfs module reports them, as its ``vfs`` option takes
+    them: index, trust, spoofchk, and the MAC unless none was ever set (all zeros)."""
+    settings = []
+    for vf in vfs:
+        entry = {key: vf[key] for key in ("index", "trust", "spoofchk") if key in vf}
+        if vf.get("mac") and vf["mac"] != "00:00:00:00:00:00":
+            entry["mac"] = vf["mac"]
+        settings.append(entry)
+    return settings

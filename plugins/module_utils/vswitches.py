@@ -1,7 +1,8 @@
 """The one table of what distinguishes the virtual switches from each other.
 
 Every other part of the collection asks this table; none names a switch. Adding a switch is
-one row here and one role ``vswitch_<name>`` (with ``-`` as ``_``).
+one row here and one role ``vswitch_<name>`` (with ``-`` as ``_``); a row that is another
+way into a switch that has a role already names that role.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ class SwitchTraits:
     eal_args: tuple[str, ...] = ()
     # Why the switch cannot join containers on two hosts; empty when it can.
     no_remote: str = ""
+    # The role, when the row is another way into a switch whose role serves it too.
+    role_name: str = ""
 
     @property
     def role(self) -> str:
         """The role that installs, starts and stops the switch."""
-        return "vswitch_" + self.name.replace("-", "_")
+        return self.role_name or "vswitch_" + self.name.replace("-", "_")
 
     @property
     def hugepages(self) -> bool:
@@ -92,10 +95,18 @@ _TABLE = (
         applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER, eal_args=_VIRTIO_EAL,
         no_remote="Snabb has no driver for the lab NIC (thesis section 5.3)",
     ),
-    # The NIC's embedded switch: no host cores, the containers drive their VF with DPDK.
+    # The NIC's embedded switch: no host cores. The thesis' way: each container drives its
+    # VF's PCI device with DPDK (vfio-pci; the dpdk- applets with -a VF_PCI).
     SwitchTraits(
         name="sriov", kernel_path=False, polls=False,
         applets=APPLETS_DPDK, attach=ATTACH_VF_PCI,
+    ),
+    # The same switch through the kernel: each container gets its VF's netdev (the kernel's
+    # VF driver; LXC moves it in) and runs the socket applets, which compares SR-IOV with
+    # linux-bridge at equal applets.
+    SwitchTraits(
+        name="sriov-kernel", kernel_path=True, polls=False,
+        applets=APPLETS_SOCKET, attach=ATTACH_VF_NETDEV, role_name="vswitch_sriov",
     ),
 )  # fmt: skip
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
-from ansible_collections.icperf.lab.plugins.module_utils.sriovconf import vfs_for_test
+from ansible_collections.icperf.lab.plugins.module_utils.sriovconf import vf_settings, vfs_for_test
 
 PF = "0000:01:00.0"
 VFS = [
@@ -63,3 +63,26 @@ def test_a_container_without_a_vf_of_the_pfs_is_refused(
 ) -> None:
     with pytest.raises(IcperfInputError, match=message):
         vfs_for_test(containers, CHECKED, SRIOV_PFS)
+
+
+def test_the_first_play_checks_the_vf_pci_addresses_only() -> None:
+    containers = [container("icp0", "02:00:00:00:00:0a", vf="enp9s16"),
+                  container("icp1", "02:00:00:00:00:0b", vf_pci="0000:01:10.6")]  # fmt: skip
+    with pytest.raises(IcperfInputError, match=r"^containers\[1\]\.vf_pci: icp1's VF 0000:01:10"):
+        vfs_for_test(containers, CHECKED, SRIOV_PFS, field="containers", pci_only=True)
+    containers[1]["vf_pci"] = "0000:01:10.4"
+    planned = vfs_for_test(containers, CHECKED, SRIOV_PFS, field="containers", pci_only=True)
+    assert [c["name"] for c in planned["containers"]] == ["icp1"]
+
+
+def test_vf_settings_as_the_module_takes_them() -> None:
+    reported = [
+        {"pf": PF, "index": 0, "pci": "0000:01:10.0", "netdev": "", "driver": "vfio-pci",
+         "mac": "02:00:00:00:00:0a", "trust": False, "spoofchk": True},
+        {"pf": PF, "index": 1, "pci": "0000:01:10.2", "netdev": "enp1s16f2", "driver": "igbvf",
+         "mac": "00:00:00:00:00:00", "trust": True, "spoofchk": False},
+    ]  # fmt: skip
+    assert vf_settings(reported) == [
+        {"index": 0, "trust": False, "spoofchk": True, "mac": "02:00:00:00:00:0a"},
+        {"index": 1, "trust": True, "spoofchk": False},
+    ]
