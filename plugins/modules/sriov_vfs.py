@@ -196,6 +196,13 @@ IFF_UP = 0x1
 USER_SPACE_DRIVERS = ("vfio-pci", "uio_pci_generic", "igb_uio")
 
 
+def parse_pci_or_none(text):
+    try:
+        return parse_pci(text, "pf")
+    except IcperfInputError:
+        return None
+
+
 class SriovVfs:
     """Checks, creates and sets the VFs; the module's logic without Ansible's I/O."""
 
@@ -246,16 +253,33 @@ class SriovVfs:
         try:
             address = parse_pci(given, name)
         except IcperfInputError:
-            device = self.sys("class/net", given, "device")
-            if not given or "/" in given or not os.path.exists(device):
+            if not given or "/" in given or not os.path.exists(self.sys("class/net", given)):
                 raise IcperfInputError(
                     f"{name}: {given!r} is neither a network interface nor a PCI device of "
                     f"this host (its interfaces: {', '.join(self.host_netdevs()) or 'none'})"
                 ) from None
-            return os.path.basename(os.path.realpath(device)), given
+            address = self.pci_parent(self.sys("class/net", given, "device"))
+            if not address:
+                raise IcperfInputError(
+                    f"{name}: {given} is a network interface without a PCI device (a virtual "
+                    "one): an SR-IOV PF is a PCI function"
+                ) from None
+            return address, given
         if not os.path.isdir(self.device_dir(address)):
             raise IcperfInputError(f"{name}: this host has no PCI device {address}")
         return address, self.netdev_of(address)
+
+    @staticmethod
+    def pci_parent(device):
+        """The PCI address of ``device`` or of the nearest PCI device above it (a virtio NIC's
+        netdev belongs to a virtio device on a PCI function); "" when there is none."""
+        path = os.path.realpath(device) if os.path.exists(device) else ""
+        while path and path != os.path.dirname(path):
+            try:
+                return parse_pci(os.path.basename(path), "device")
+            except IcperfInputError:
+                path = os.path.dirname(path)
+        return ""
 
     def host_netdevs(self):
         net = self.sys("class/net")
@@ -304,8 +328,10 @@ class SriovVfs:
         total = self.read_attr(os.path.join(pf_dir, "sriov_totalvfs"))
         if not total:
             driver = self.link_name(os.path.join(pf_dir, "driver")) or "no driver"
+            given = str(self.params["pf"]).strip()
+            what = f"{address}, {driver}" if parse_pci_or_none(given) != address else driver
             raise IcperfInputError(
-                f"{self._name('pf')}: {self.params['pf']} ({address}, {driver}) has no SR-IOV "
+                f"{self._name('pf')}: {given} ({what}) has no SR-IOV "
                 "capability (no sriov_totalvfs): not an SR-IOV NIC, a driver without SR-IOV, "
                 "or a VF itself"
             )

@@ -59,7 +59,14 @@ class FakeKernel:
                             ("sriov_offset", "128"), ("sriov_stride", "2"),
                             ("sriov_drivers_autoprobe", "1")):  # fmt: skip
             (pf / name).write_text(value + "\n")
-        self.add_device("0000:00:02.0", "virtio-pci", "enp0s2")
+        self.add_device("0000:00:02.0", "virtio-pci", "")
+        # A virtio NIC's netdev belongs to the virtio device on the PCI function.
+        virtio = self.devices / "0000:00:02.0" / "virtio0"
+        (virtio / "net" / "enp0s2").mkdir(parents=True)
+        (virtio / "net" / "enp0s2" / "device").symlink_to(virtio)
+        (self.net / "enp0s2").symlink_to(virtio / "net" / "enp0s2")
+        # A virtual interface has no device at all.
+        (self.net / "ifb0").mkdir()
         original = sriov_vfs.SriovVfs.write_attr
         monkeypatch.setattr(sriov_vfs.SriovVfs, "write_attr", self._writer(original))
         monkeypatch.setattr(basic.AnsibleModule, "run_command", self._ip)
@@ -236,10 +243,10 @@ def test_creates_vfs_in_the_order_the_driver_needs(kernel: FakeKernel) -> None:
     assert [kernel.vf_config[i]["bound_mac"] for i in (0, 1)] == [MAC0, MAC1]
     assert kernel.vf_config[1]["trust"] is True and kernel.vf_config[1]["spoofchk"] is False
     assert done.result["vfs"] == [
-        {"index": 0, "pci": VF0, "netdev": "enp1s16f0", "driver": "igbvf", "mac": MAC0,
-         "trust": False, "spoofchk": True},
-        {"index": 1, "pci": VF1, "netdev": "enp1s16f1", "driver": "igbvf", "mac": MAC1,
-         "trust": True, "spoofchk": False},
+        {"pf": PF, "index": 0, "pci": VF0, "netdev": "enp1s16f0", "driver": "igbvf",
+         "mac": MAC0, "trust": False, "spoofchk": True},
+        {"pf": PF, "index": 1, "pci": VF1, "netdev": "enp1s16f1", "driver": "igbvf",
+         "mac": MAC1, "trust": True, "spoofchk": False},
     ]  # fmt: skip
     assert done.result["pf"] == {
         "address": PF, "netdev": "enp1s0", "driver": "igb", "totalvfs": 7, "numvfs": 2,
@@ -357,7 +364,9 @@ def test_boot_commands_reproduce_the_configuration(kernel: FakeKernel) -> None:
     [
         ({"pf": "eth9", "num_vfs": 2},
          r"^sriov_pf: 'eth9' is neither a network interface nor a PCI device of this host "
-         r"\(its interfaces: enp0s2, enp1s0, enp1s16f0\)"),
+         r"\(its interfaces: enp0s2, enp1s0, enp1s16f0, ifb0\)"),
+        ({"pf": "ifb0", "num_vfs": 2},
+         r"^sriov_pf: ifb0 is a network interface without a PCI device \(a virtual one\)"),
         ({"pf": "0000:05:00.0", "num_vfs": 2},
          r"^sriov_pf: this host has no PCI device 0000:05:00.0"),
         ({"pf": "enp0s2", "num_vfs": 2},
