@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.icperf.lab.plugins.module_utils import sriovconf
+from ansible_collections.icperf.lab.plugins.module_utils import hostmodule, sriovconf
 from ansible_collections.icperf.lab.plugins.module_utils.addresses import parse_mac, parse_pci
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
 
@@ -94,17 +93,10 @@ options:
     description: The iproute2 C(ip) binary.
     type: str
     default: ip
-  sys_root:
-    description: Where sysfs is mounted (C(bus/pci/devices), C(class/net)); tests use a fake tree.
-    type: path
-    default: /sys
-  var_prefix:
-    description: Put in front of parameter names in error messages (a role passes its prefix).
-    type: str
-    default: ""
+extends_documentation_fragment:
+  - icperf.lab.host
+  - icperf.lab.host.roots
 attributes:
-  check_mode:
-    support: full
   diff_mode:
     support: none
 notes:
@@ -203,31 +195,14 @@ def parse_pci_or_none(text):
         return None
 
 
-class SriovVfs:
+class SriovVfs(hostmodule.HostModule):
     """Checks, creates and sets the VFs; the module's logic without Ansible's I/O."""
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.prefix = self.params["var_prefix"] or ""
-        self.sys_root = self.params["sys_root"]
+        super().__init__(module)
         self.actions = []
 
-    def _name(self, option):
-        return f"{self.prefix}{option}"
-
     # -- reading the host ------------------------------------------------------------------
-
-    def sys(self, *parts):
-        return os.path.join(self.sys_root, *parts)
-
-    @staticmethod
-    def read_attr(path, default=""):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return handle.read().strip()
-        except (FileNotFoundError, NotADirectoryError):
-            return default
 
     def write_attr(self, path, value):
         """Write one sysfs attribute (the kernel acts on the write)."""
@@ -249,7 +224,7 @@ class SriovVfs:
     def resolve_pf(self):
         """The PF's PCI address and netdev, or an error naming pf."""
         given = str(self.params["pf"]).strip()
-        name = self._name("pf")
+        name = self.name("pf")
         try:
             address = parse_pci(given, name)
         except IcperfInputError:
@@ -288,12 +263,12 @@ class SriovVfs:
     def vf_address(self, pf_address, index):
         """The PCI address the PF gives VF ``index`` (its SR-IOV offset and stride)."""
         pf_dir = self.device_dir(pf_address)
-        offset = int(self.read_attr(os.path.join(pf_dir, "sriov_offset"), "0") or 0)
-        stride = int(self.read_attr(os.path.join(pf_dir, "sriov_stride"), "1") or 1)
+        offset = int(self.value(os.path.join(pf_dir, "sriov_offset")) or 0)
+        stride = int(self.value(os.path.join(pf_dir, "sriov_stride")) or 1)
         return sriovconf.vf_address(pf_address, offset, stride, index)
 
     def pf_up(self, netdev):
-        flags = self.read_attr(self.sys("class/net", netdev, "flags"), "0x0")
+        flags = self.value(self.sys("class/net", netdev, "flags")) or "0x0"
         return bool(int(flags, 16) & IFF_UP)
 
     def vf_settings(self, netdev):
@@ -315,44 +290,41 @@ class SriovVfs:
         return settings
 
     def ip(self, args):
-        rc, out, err = self.module.run_command([self.params["ip_command"], *args])
-        if rc != 0:
-            raise RuntimeError(f"ip {' '.join(args)} failed (rc {rc}): {(err or out).strip()}")
-        return rc, out
+        return self.command([self.params["ip_command"], *args])
 
     # -- what is asked ----------------------------------------------------------------------
 
     def check(self, address, netdev):
         """Refuse bad input (nothing has changed yet); return the VF settings asked."""
         pf_dir = self.device_dir(address)
-        total = self.read_attr(os.path.join(pf_dir, "sriov_totalvfs"))
+        total = self.value(os.path.join(pf_dir, "sriov_totalvfs"))
         if not total:
             driver = self.link_name(os.path.join(pf_dir, "driver")) or "no driver"
             given = str(self.params["pf"]).strip()
             what = f"{address}, {driver}" if parse_pci_or_none(given) != address else driver
             raise IcperfInputError(
-                f"{self._name('pf')}: {given} ({what}) has no SR-IOV "
+                f"{self.name('pf')}: {given} ({what}) has no SR-IOV "
                 "capability (no sriov_totalvfs): not an SR-IOV NIC, a driver without SR-IOV, "
                 "or a VF itself"
             )
         num_vfs = self.params["num_vfs"]
         if num_vfs < 0 or num_vfs > int(total):
             raise IcperfInputError(
-                f"{self._name('num_vfs')}: {num_vfs} VFs asked, but {address} has "
+                f"{self.name('num_vfs')}: {num_vfs} VFs asked, but {address} has "
                 f"sriov_totalvfs = {total} (0 to {total})"
             )
         self.check_driver(pf_dir)
         wanted = {}
         macs = {}
         for position, entry in enumerate(self.params["vfs"] or []):
-            where = f"{self._name('vfs')}[{position}]"
+            where = f"{self.name('vfs')}[{position}]"
             index = entry.get("index")
             if not isinstance(index, int) or index < 0 or index >= num_vfs:
                 raise IcperfInputError(
                     f"{where}.index: VF {index} asked, but {address} will have {num_vfs} VFs "
-                    f"(indexes 0 to {num_vfs - 1}; {self._name('num_vfs')})"
+                    f"(indexes 0 to {num_vfs - 1}; {self.name('num_vfs')})"
                     if num_vfs
-                    else f"{where}.index: VF {index} asked, but {self._name('num_vfs')} is 0"
+                    else f"{where}.index: VF {index} asked, but {self.name('num_vfs')} is 0"
                 )
             if index in wanted:
                 raise IcperfInputError(f"{where}.index: VF {index} is listed twice")
@@ -376,7 +348,7 @@ class SriovVfs:
             wanted[index] = settings
         if wanted and not netdev:
             raise IcperfInputError(
-                f"{self._name('pf')}: {address} has no network interface (its driver is "
+                f"{self.name('pf')}: {address} has no network interface (its driver is "
                 f"{self.link_name(os.path.join(pf_dir, 'driver')) or 'none'}): VF settings are "
                 "made through the PF's interface"
             )
@@ -388,15 +360,16 @@ class SriovVfs:
             return
         module = want.replace("-", "_")
         if not self.driver_loaded():
-            rc, out, err = self.module.run_command(["modprobe", "--dry-run", module])
+            dry_run = [self.binary("modprobe"), "--dry-run", module]
+            rc, out, err = self.module.run_command(dry_run)
             if rc != 0:
                 raise IcperfInputError(
-                    f"{self._name('vf_driver')}: this host has no {want} driver "
+                    f"{self.name('vf_driver')}: this host has no {want} driver "
                     f"(modprobe {module}: {(err or out).strip() or f'rc {rc}'})"
                 )
         if want == "vfio-pci" and not os.path.exists(os.path.join(pf_dir, "iommu_group")):
             raise IcperfInputError(
-                f"{self._name('vf_driver')}: vfio-pci needs an IOMMU, and {self.params['pf']} "
+                f"{self.name('vf_driver')}: vfio-pci needs an IOMMU, and {self.params['pf']} "
                 "is in no IOMMU group (turn the IOMMU on: kernel_cmdline_iommu)"
             )
 
@@ -414,7 +387,7 @@ class SriovVfs:
             return
         # No driver probes the new VFs until their MACs are set (see DOCUMENTATION).
         autoprobe_file = os.path.join(pf_dir, "sriov_drivers_autoprobe")
-        autoprobe = self.read_attr(autoprobe_file)
+        autoprobe = self.value(autoprobe_file)
         if autoprobe:
             self.write_attr(autoprobe_file, 0)
         try:
@@ -444,7 +417,7 @@ class SriovVfs:
         changed is bound again (it reads the MAC from the PF when it binds)."""
         pci, driver, want = vf["pci"], vf["driver"], self.params["vf_driver"]
         override_file = os.path.join(self.device_dir(pci), "driver_override")
-        override = self.read_attr(override_file)
+        override = self.value(override_file)
         override = "" if override == "(null)" else override
         elsewhere = driver != want if want else bool(override) or driver in USER_SPACE_DRIVERS
         move = elsewhere or (new_mac and driver and driver not in USER_SPACE_DRIVERS)
@@ -474,16 +447,14 @@ class SriovVfs:
             module = self.params["vf_driver"].replace("-", "_")
             self.actions.append(f"modprobe {module}")
             if not check:
-                rc, out, err = self.module.run_command(["modprobe", module])
-                if rc != 0:
-                    raise RuntimeError(f"modprobe {module} failed (rc {rc}): {err or out}")
+                self.command(["modprobe", module])
 
         if netdev and link == "up" and not self.pf_up(netdev):
             self.actions.append(f"link {netdev} up")
             if not check:
                 self.ip(["link", "set", "dev", netdev, "up"])
 
-        current = int(self.read_attr(os.path.join(pf_dir, "sriov_numvfs"), "0") or 0)
+        current = int(self.value(os.path.join(pf_dir, "sriov_numvfs")) or 0)
         if current != num_vfs:
             self.actions.append(f"sriov_numvfs {current} -> {num_vfs}")
             if not check:
@@ -523,8 +494,8 @@ class SriovVfs:
                 "address": address,
                 "netdev": netdev,
                 "driver": self.link_name(os.path.join(pf_dir, "driver")),
-                "totalvfs": int(self.read_attr(os.path.join(pf_dir, "sriov_totalvfs"))),
-                "numvfs": int(self.read_attr(os.path.join(pf_dir, "sriov_numvfs"), "0") or 0),
+                "totalvfs": int(self.value(os.path.join(pf_dir, "sriov_totalvfs"))),
+                "numvfs": int(self.value(os.path.join(pf_dir, "sriov_numvfs")) or 0),
                 "up": bool(netdev) and self.pf_up(netdev),
             },
             "vfs": vfs,
@@ -543,42 +514,36 @@ class SriovVfs:
         )
 
 
-ARGUMENT_SPEC = {
-    "pf": {"type": "str", "required": True},
-    "num_vfs": {"type": "int", "required": True},
-    "vfs": {
-        "type": "list",
-        "elements": "dict",
-        "default": [],
-        "options": {
-            "index": {"type": "int", "required": True},
-            "mac": {"type": "str"},
-            "trust": {"type": "bool"},
-            "spoofchk": {"type": "bool"},
-            "pci": {"type": "str"},
+ARGUMENT_SPEC = hostmodule.argument_spec(
+    {
+        "pf": {"type": "str", "required": True},
+        "num_vfs": {"type": "int", "required": True},
+        "vfs": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "index": {"type": "int", "required": True},
+                "mac": {"type": "str"},
+                "trust": {"type": "bool"},
+                "spoofchk": {"type": "bool"},
+                "pci": {"type": "str"},
+            },
         },
+        "pf_link": {"type": "str", "default": "up", "choices": ["up", "down", "unchanged"]},
+        "vf_driver": {
+            "type": "str",
+            "default": "",
+            "choices": ["", "vfio-pci", "uio_pci_generic", "igb_uio"],
+        },
+        "ip_command": {"type": "str", "default": "ip"},
     },
-    "pf_link": {"type": "str", "default": "up", "choices": ["up", "down", "unchanged"]},
-    "vf_driver": {
-        "type": "str",
-        "default": "",
-        "choices": ["", "vfio-pci", "uio_pci_generic", "igb_uio"],
-    },
-    "ip_command": {"type": "str", "default": "ip"},
-    "sys_root": {"type": "path", "default": "/sys"},
-    "var_prefix": {"type": "str", "default": ""},
-}
+    roots=True,
+)
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        result = SriovVfs(module).run()
-    except IcperfInputError as error:
-        module.fail_json(msg=str(error), bad_input=True)
-    except (OSError, RuntimeError) as error:
-        module.fail_json(msg=str(error))
-    module.exit_json(**result)
+    hostmodule.run_module(ARGUMENT_SPEC, SriovVfs)
 
 
 if __name__ == "__main__":

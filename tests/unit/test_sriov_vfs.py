@@ -18,21 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible_collections.icperf.lab.plugins.module_utils import sriovconf
 from ansible_collections.icperf.lab.plugins.modules import sriov_vfs
+from icperf_module_runner import Exit, check_documentation, patch_module, run_module
 
 PF = "0000:01:00.0"
 VF0, VF1, VF2 = "0000:01:10.0", "0000:01:10.2", "0000:01:10.4"
 MAC0, MAC1 = "02:00:00:00:01:00", "02:00:00:00:01:01"
-
-
-class Exit(Exception):
-    def __init__(self, result: dict[str, Any], failed: bool) -> None:
-        super().__init__(result.get("msg", ""))
-        self.result = result
-        self.failed = failed
 
 
 class FakeKernel:
@@ -69,9 +61,7 @@ class FakeKernel:
         (self.net / "ifb0").mkdir()
         original = sriov_vfs.SriovVfs.write_attr
         monkeypatch.setattr(sriov_vfs.SriovVfs, "write_attr", self._writer(original))
-        monkeypatch.setattr(basic.AnsibleModule, "run_command", self._ip)
-        monkeypatch.setattr(basic.AnsibleModule, "exit_json", _exit(False))
-        monkeypatch.setattr(basic.AnsibleModule, "fail_json", _exit(True))
+        patch_module(monkeypatch, self._ip, lambda name: name)
 
     # -- devices ----------------------------------------------------------------------------
 
@@ -194,25 +184,13 @@ class FakeKernel:
         raise AssertionError(f"unexpected ip {words}")
 
     def run(self, check_mode: bool = False, **params: Any) -> Exit:
-        args = {"sys_root": str(self.sys), **params}
-        if check_mode:
-            args["_ansible_check_mode"] = True
-        with patch_module_args(args), pytest.raises(Exit) as caught:
-            sriov_vfs.main()
-        return caught.value
+        return run_module(sriov_vfs, {"sys_root": str(self.sys), **params}, check_mode)
 
     def snapshot(self) -> tuple[object, ...]:
         """Everything a run may change: the VFs, their drivers and settings, the PF's link."""
         tree = sorted(str(p.relative_to(self.sys)) for p in self.sys.rglob("*"))
         flags = (self.net / "enp1s0" / "flags").read_text()
         return tree, json.dumps(self.vf_config, sort_keys=True), flags, self.numvfs()
-
-
-def _exit(failed: bool) -> Callable[..., None]:
-    def raise_exit(_self: Any, **result: Any) -> None:
-        raise Exit(result, failed)
-
-    return raise_exit
 
 
 @pytest.fixture
@@ -442,3 +420,7 @@ def test_boot_commands_give_vfs_to_vfio_before_any_probe(kernel: FakeKernel) -> 
     override = commands.index(f"sh -c echo vfio-pci > /sys/bus/pci/devices/{VF1}/driver_override")
     assert override < commands.index(f"sh -c echo {VF0} > /sys/bus/pci/drivers_probe")
     assert commands.index(f"sh -c echo 2 > /sys/bus/pci/devices/{PF}/sriov_numvfs") < override
+
+
+def test_documentation_matches_the_arguments() -> None:
+    check_documentation(sriov_vfs, {"pf", "vfs", "actions", "boot_commands"})
