@@ -89,23 +89,21 @@ def _find(
         )
         or "none"
     )
-    if container.get("vf_pci"):
-        vf = by_pci.get(str(container["vf_pci"]))
-        if vf is None:
-            raise IcperfInputError(
-                f"{where}.vf_pci: {container['name']}'s VF {container['vf_pci']} is not a VF "
-                f"of the PFs in sriov_pfs (their VFs: {known})"
-            )
-        return vf
-    if container.get("vf"):
-        vf = by_netdev.get(str(container["vf"]))
-        if vf is None:
-            raise IcperfInputError(
-                f"{where}.vf: {container['name']}'s VF {container['vf']} is not a VF "
-                f"interface of the PFs in sriov_pfs (their VFs: {known}); a lab that "
-                "names vf_pci finds VFs before they exist"
-            )
-        return vf
+    # By PCI address when the lab gives one, else by the VF's interface name.
+    for key, table, what in (("vf_pci", by_pci, "a VF"), ("vf", by_netdev, "a VF interface")):
+        if container.get(key):
+            vf = table.get(str(container[key]))
+            if vf is None:
+                raise IcperfInputError(
+                    f"{where}.{key}: {container['name']}'s VF {container[key]} is not {what} "
+                    f"of the PFs in sriov_pfs (their VFs: {known})"
+                    + (
+                        ""
+                        if key == "vf_pci"
+                        else "; a lab that names vf_pci finds VFs before they exist"
+                    )
+                )
+            return vf
     raise IcperfInputError(f"{where}.vf_pci: {container.get('name')} names no VF")
 
 
