@@ -435,6 +435,11 @@ class SriovVfs(hostmodule.HostModule):
             self.write_attr(self.sys("bus/pci/drivers", driver, "unbind"), pci)
         self.write_attr(self.sys("bus/pci/drivers_probe"), pci)
 
+    def settle(self):
+        udevadm = self.module.get_bin_path("udevadm")
+        if udevadm:
+            self.command([udevadm, "settle", "--timeout=30"], check=False)
+
     def run(self):
         address, netdev = self.resolve_pf()
         wanted = self.check(address, netdev)
@@ -475,12 +480,21 @@ class SriovVfs(hostmodule.HostModule):
 
         vfs = []
         after = self.vf_settings(netdev) if created and not check else have
+        settings = {
+            index: {**after.get(index, {}), **(wanted.get(index, {}) if check else {})}
+            for index in range(num_vfs)
+        }
+        bound = len(self.actions)
         for index in range(num_vfs):
-            settings = {**after.get(index, {}), **(wanted.get(index, {}) if check else {})}
-            vf = self.vf_state(address, index, settings)
+            vf = self.vf_state(address, index, settings[index])
+            vfs.append(vf)
             if created:
                 self.place(vf, index in remac)
-            vfs.append(self.vf_state(address, index, settings) if not check else vf)
+        if len(self.actions) > bound and not check:
+            # udev renames a new VF interface after its driver registered it: report the
+            # names the host keeps.
+            self.settle()
+            vfs = [self.vf_state(address, index, settings[index]) for index in range(num_vfs)]
 
         if netdev and link == "down" and self.pf_up(netdev):
             self.actions.append(f"link {netdev} down")

@@ -158,6 +158,9 @@ class FakeKernel:
             if args[1] != "--dry-run":
                 (self.drivers / "vfio-pci").mkdir(exist_ok=True)
             return 0, "", ""
+        if args[0] == "udevadm":
+            self.events.append(" ".join(args))
+            return 0, "", ""
         assert args[0] == "ip"
         words = args[1:]
         self.events.append("ip " + " ".join(words))
@@ -216,6 +219,10 @@ def test_creates_vfs_in_the_order_the_driver_needs(kernel: FakeKernel) -> None:
     assert events[numvfs + 1] == f"write bus/pci/devices/{PF}/sriov_drivers_autoprobe 1"
     mac0 = events.index(f"ip link set dev enp1s0 vf 0 mac {MAC0}")
     assert mac0 < events.index(f"write bus/pci/drivers_probe {VF0}")
+    # The VFs' interfaces are reported once udev has named them.
+    assert events.index("udevadm settle --timeout=30") > events.index(
+        f"write bus/pci/drivers_probe {VF1}"
+    )
     assert f"write bus/pci/devices/{PF}/sriov_numvfs 0" not in events
     # Each VF's driver took the MAC the lab asked for.
     assert [kernel.vf_config[i]["bound_mac"] for i in (0, 1)] == [MAC0, MAC1]
