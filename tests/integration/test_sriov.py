@@ -44,7 +44,11 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("vswitch", "pfs", "message"), CASES)
+@pytest.mark.parametrize(
+    ("vswitch", "pfs", "message"),
+    CASES,
+    ids=["sriov-unset", "sriov-kernel-unset", "no-such-pf", "virtual-pf", "no-sriov-capability"],
+)
 def test_a_host_without_the_sriov_nics_asked_is_refused_first(
     tmp_path: Path, clean_host: dict[str, Any], vswitch: str, pfs: Any, message: str
 ) -> None:
