@@ -60,7 +60,6 @@ def boot_commands(
     commands += [
         _write(0, f"{pf_dir}/sriov_drivers_autoprobe"),
         _write(len(vf_addresses), f"{pf_dir}/sriov_numvfs"),
-        _write(1, f"{pf_dir}/sriov_drivers_autoprobe"),
     ]
     for index, words in sorted(vf_settings.items()):
         if words:
@@ -70,6 +69,7 @@ def boot_commands(
         commands += [
             _write(vf_driver, f"{SYSFS_PCI}/{address}/driver_override") for address in vf_addresses
         ]
+    commands.append(_write(1, f"{pf_dir}/sriov_drivers_autoprobe"))
     commands += [_write(address, "/sys/bus/pci/drivers_probe") for address in vf_addresses]
     return commands
 

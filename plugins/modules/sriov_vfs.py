@@ -384,17 +384,26 @@ class SriovVfs(hostmodule.HostModule):
         if current:
             self.write_attr(numvfs, 0)
         if not num_vfs:
-            return
-        # No driver probes the new VFs until their MACs are set (see DOCUMENTATION).
-        autoprobe_file = os.path.join(pf_dir, "sriov_drivers_autoprobe")
-        autoprobe = self.value(autoprobe_file)
-        if autoprobe:
-            self.write_attr(autoprobe_file, 0)
+            return ""
+        # No driver may take the new VFs until their MACs are set (see DOCUMENTATION). The
+        # kernel asks the PF's autoprobe whenever a driver would bind a VF, also when udev
+        # loads the VF driver's module a moment after the VFs appeared: it stays 0 until
+        # run() has set the MACs; the caller restores it.
+        autoprobe = self.value(self.autoprobe_file(address))
+        if autoprobe in ("", "0"):
+            autoprobe = ""
+        else:
+            self.write_attr(self.autoprobe_file(address), 0)
         try:
             self.write_attr(numvfs, num_vfs)
-        finally:
+        except BaseException:
             if autoprobe:
-                self.write_attr(autoprobe_file, autoprobe)
+                self.write_attr(self.autoprobe_file(address), autoprobe)
+            raise
+        return autoprobe
+
+    def autoprobe_file(self, address):
+        return os.path.join(self.device_dir(address), "sriov_drivers_autoprobe")
 
     def vf_state(self, address, index, settings):
         vf_dir = self.sys("bus/pci/devices", address, f"virtfn{index}")
@@ -435,6 +444,22 @@ class SriovVfs(hostmodule.HostModule):
             self.write_attr(self.sys("bus/pci/drivers", driver, "unbind"), pci)
         self.write_attr(self.sys("bus/pci/drivers_probe"), pci)
 
+    def set_vfs(self, netdev, wanted, created):
+        """MAC, trust and spoof checking of each VF asked, where they differ; returns the
+        settings found and the VFs whose MAC changed."""
+        have = self.vf_settings(netdev) if created else {}
+        remac = set()
+        for index, settings in sorted(wanted.items()):
+            now = have.get(index, {})
+            differ = {key: value for key, value in settings.items() if now.get(key) != value}
+            words = sriovconf.vf_words(differ)
+            remac |= {index} if "mac" in differ else set()
+            if words:
+                self.actions.append(f"vf {index} " + " ".join(words))
+                if not self.module.check_mode:
+                    self.ip(["link", "set", "dev", netdev, "vf", str(index), *words])
+        return have, remac
+
     def settle(self):
         udevadm = self.module.get_bin_path("udevadm")
         if udevadm:
@@ -460,23 +485,25 @@ class SriovVfs(hostmodule.HostModule):
                 self.ip(["link", "set", "dev", netdev, "up"])
 
         current = int(self.value(os.path.join(pf_dir, "sriov_numvfs")) or 0)
+        autoprobe = ""
         if current != num_vfs:
             self.actions.append(f"sriov_numvfs {current} -> {num_vfs}")
             if not check:
-                self.set_count(address, current, num_vfs)
+                autoprobe = self.set_count(address, current, num_vfs)
         created = not check or current == num_vfs
 
-        have = self.vf_settings(netdev) if created else {}
-        remac = set()
-        for index, settings in sorted(wanted.items()):
-            now = have.get(index, {})
-            differ = {key: value for key, value in settings.items() if now.get(key) != value}
-            words = sriovconf.vf_words(differ)
-            remac |= {index} if "mac" in differ else set()
-            if words:
-                self.actions.append(f"vf {index} " + " ".join(words))
-                if not check:
-                    self.ip(["link", "set", "dev", netdev, "vf", str(index), *words])
+        try:
+            have, remac = self.set_vfs(netdev, wanted, created)
+            if autoprobe and self.params["vf_driver"]:
+                # Also before autoprobe is back: the VF driver's module may load any time.
+                for index in range(num_vfs):
+                    vf_dir = self.device_dir(self.vf_address(address, index))
+                    self.write_attr(
+                        os.path.join(vf_dir, "driver_override"), self.params["vf_driver"]
+                    )
+        finally:
+            if autoprobe:
+                self.write_attr(self.autoprobe_file(address), autoprobe)
 
         vfs = []
         after = self.vf_settings(netdev) if created and not check else have

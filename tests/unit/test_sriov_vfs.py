@@ -43,6 +43,9 @@ class FakeKernel:
         self.ip_fails = False
         # Every driver a VF was bound to, in order.
         self.bound: list[tuple[str, str]] = []
+        # New VFs whose driver udev is loading: the driver attaches to them as soon as the
+        # PF's autoprobe allows it, before or after the module's own probe.
+        self.pending: list[str] = []
         self.add_device(PF, "igb", "enp1s0")
         pf = self.devices / PF
         (self.sys / "kernel/iommu_groups/12").mkdir(parents=True)
@@ -94,10 +97,15 @@ class FakeKernel:
         return os.path.basename(os.readlink(link)) if link.is_symlink() else ""
 
     def probe(self, address: str) -> None:
-        if self.driver(address):
-            return
         override = self.devices / address / "driver_override"
-        driver = (override.read_text().strip() if override.exists() else "") or "igbvf"
+        forced = override.exists() and override.read_text().strip()
+        autoprobe = (self.devices / PF / "sriov_drivers_autoprobe").read_text().strip()
+        # The kernel probes a VF only when its PF allows it or an override names a driver.
+        if self.driver(address) or not (forced or autoprobe == "1"):
+            return
+        if address in self.pending:
+            self.pending.remove(address)
+        driver = forced or "igbvf"
         self.bound.append((address, driver))
         index = [VF0, VF1, VF2].index(address)
         self.bind(address, driver, f"enp1s16f{index}" if driver == "igbvf" else "")
@@ -122,6 +130,8 @@ class FakeKernel:
                 self.unbind(str(value))
             else:
                 original(module, path, value)
+            for address in list(self.pending):
+                self.probe(address)
 
         return write
 
@@ -138,15 +148,13 @@ class FakeKernel:
                 (pf / f"virtfn{index}").unlink()
                 shutil.rmtree(self.devices / address)
             self.vf_config = {}
-        autoprobe = (pf / "sriov_drivers_autoprobe").read_text().strip() == "1"
         for index in range(count if not current else 0):
             address = [VF0, VF1, VF2][index]
             self.add_device(address, "", "")
             (pf / f"virtfn{index}").symlink_to(self.devices / address)
             self.vf_config[index] = {"mac": "00:00:00:00:00:00", "trust": False,
                                      "spoofchk": True, "bound_mac": None}  # fmt: skip
-            if autoprobe:
-                self.probe(address)
+            self.pending.append(address)
         (pf / "sriov_numvfs").write_text(f"{count}\n")
 
     def _ip(self, args: list[str], **_: Any) -> tuple[int, str, str]:
@@ -164,6 +172,8 @@ class FakeKernel:
         assert args[0] == "ip"
         words = args[1:]
         self.events.append("ip " + " ".join(words))
+        for address in list(self.pending):
+            self.probe(address)
         if self.ip_fails:
             return 2, "", "RTNETLINK answers: Operation not permitted"
         if words[:3] == ["-j", "link", "show"]:
@@ -216,8 +226,10 @@ def test_creates_vfs_in_the_order_the_driver_needs(kernel: FakeKernel) -> None:
     numvfs = events.index(f"write bus/pci/devices/{PF}/sriov_numvfs 2")
     assert events.index("ip link set dev enp1s0 up") < numvfs
     assert events[numvfs - 1] == f"write bus/pci/devices/{PF}/sriov_drivers_autoprobe 0"
-    assert events[numvfs + 1] == f"write bus/pci/devices/{PF}/sriov_drivers_autoprobe 1"
     mac0 = events.index(f"ip link set dev enp1s0 vf 0 mac {MAC0}")
+    mac1 = events.index(f"ip link set dev enp1s0 vf 1 mac {MAC1} trust on spoofchk off")
+    # Autoprobe back to 1 only once every MAC is set: udev's module load binds nothing sooner.
+    assert events.index(f"write bus/pci/devices/{PF}/sriov_drivers_autoprobe 1") > mac1
     assert mac0 < events.index(f"write bus/pci/drivers_probe {VF0}")
     # The VFs' interfaces are reported once udev has named them.
     assert events.index("udevadm settle --timeout=30") > events.index(
@@ -297,7 +309,8 @@ def test_vfs_given_to_vfio_never_meet_a_kernel_driver(kernel: FakeKernel) -> Non
     assert [(vf["driver"], vf["netdev"]) for vf in created.result["vfs"]] == [("vfio-pci", "")] * 2
     assert kernel.bound == [(VF0, "vfio-pci"), (VF1, "vfio-pci")]
     override = kernel.events.index(f"write bus/pci/devices/{VF0}/driver_override vfio-pci")
-    assert override < kernel.events.index(f"write bus/pci/drivers_probe {VF0}")
+    # The override is there before autoprobe is back, whenever udev loads igbvf.
+    assert override < kernel.events.index(f"write bus/pci/devices/{PF}/sriov_drivers_autoprobe 1")
     assert kernel.events.index(f"ip link set dev enp1s0 vf 0 mac {MAC0}") < override
     other = "02:00:00:00:02:00"
     changed = kernel.run(pf="enp1s0", num_vfs=2, vfs=[{"index": 0, "mac": other}],
@@ -334,11 +347,11 @@ def test_boot_commands_reproduce_the_configuration(kernel: FakeKernel) -> None:
         ["ip", "link", "set", "dev", "enp1s0", "up"],
         ["sh", "-c", f"echo 0 > {sysfs}/sriov_drivers_autoprobe"],
         ["sh", "-c", f"echo 2 > {sysfs}/sriov_numvfs"],
-        ["sh", "-c", f"echo 1 > {sysfs}/sriov_drivers_autoprobe"],
         ["ip", "link", "set", "dev", "enp1s0", "vf", "0", "mac", MAC0, "trust", "off",
          "spoofchk", "on"],
         ["ip", "link", "set", "dev", "enp1s0", "vf", "1", "mac", MAC1, "trust", "on",
          "spoofchk", "off"],
+        ["sh", "-c", f"echo 1 > {sysfs}/sriov_drivers_autoprobe"],
         ["sh", "-c", f"echo {VF0} > /sys/bus/pci/drivers_probe"],
         ["sh", "-c", f"echo {VF1} > /sys/bus/pci/drivers_probe"],
     ]  # fmt: skip
