@@ -173,28 +173,32 @@ ip netns exec sriovt0 ping -c 5 -i 0.2 -W 2 192.0.2.2
 
 
 def ports(attach: str) -> list[dict[str, Any]]:
+    # systemd names a VF's interface after its PF and its index.
     return [
-        {"name": "icps0", "mac": "02:00:00:00:52:10", "attach": attach, "vf_pci": VF0, "vf": None},
-        {"name": "icps1", "mac": "02:00:00:00:52:11", "attach": attach, "vf_pci": VF1, "vf": None},
-    ]
+        {"name": "icps0", "mac": "02:00:00:00:52:10", "attach": attach, "vf_pci": VF0,
+         "vf": "enp1s0v0"},
+        {"name": "icps1", "mac": "02:00:00:00:52:11", "attach": attach, "vf_pci": VF1,
+         "vf": "enp1s0v1"},
+    ]  # fmt: skip
 
 
-def iommu_on(guest: Guest, pool: GuestPool, tmp_path: Path) -> None:
+def iommu_on(guest: Guest, pool: GuestPool, tmp_path: Path) -> bool:
     """vfio-pci needs the IOMMU (Debian's kernel has no VFIO_NOIOMMU): the kernel_cmdline
-    role turns it on, through the guest's GRUB and a reboot, when the guest runs without."""
+    role turns it on, through the guest's GRUB and a reboot, when the guest runs without.
+    Whether the guest rebooted."""
     if guest.ssh("ls /sys/class/iommu").stdout.strip():
-        return
+        return False
     on = run_playbook(tmp_path, pool.inventory, "tests/guests/playbooks/kernel_cmdline.yml",
                       {"kernel_cmdline_iommu": "intel"})  # fmt: skip
     TIMINGS["sriov guest IOMMU on, with a reboot (s)"] = on.seconds
     assert on.rc == 0, on.failure_messages() or on.stdout[-3000:]
     assert guest.ssh("ls /sys/class/iommu").stdout.strip()
+    return True
 
 
 @pytest.mark.parametrize("attach", ["vf-netdev", "vf-pci"])
 def test_vswitch_start_and_stop(guest: Guest, pool: GuestPool, tmp_path: Path, attach: str) -> None:
-    if attach == "vf-pci":
-        iommu_on(guest, pool, tmp_path)
+    if attach == "vf-pci" and iommu_on(guest, pool, tmp_path):
         # The VFs came back at boot through the sriov role's unit.
         assert vfs(guest)[0]["address"] == MAC0
     started = run(pool, tmp_path, "vswitch_sriov", "start", icperf_vswitch_ports=ports(attach),
