@@ -203,16 +203,21 @@ def test_vswitch_start_and_stop(guest: Guest, pool: GuestPool, tmp_path: Path, a
         assert vfs(guest)[0]["address"] == MAC0
     started = run(pool, tmp_path, "vswitch_sriov", "start", icperf_vswitch_ports=ports(attach),
                   icperf_vswitch_cores=[], **LAB)  # fmt: skip
-    assert started.rc == 0, started.failure_messages() or started.stdout[-3000:]
-    # The switching check pinged between the two VFs.
-    assert started.ran("Ping from one VF to another through the NIC's switch")
-    got = vfs(guest)
-    assert [got[0]["address"], got[1]["address"]] == ["02:00:00:00:52:10", "02:00:00:00:52:11"]
-    driver = "vfio-pci" if attach == "vf-pci" else "igbvf"
-    for pci in (VF0, VF1):
-        link = guest.ssh(f"readlink /sys/bus/pci/devices/{pci}/driver").stdout.strip()
-        assert link.endswith("/" + driver), link
-    stopped = run(pool, tmp_path, "vswitch_sriov", "stop")
+    try:
+        assert started.rc == 0, started.failure_messages() or started.stdout[-3000:]
+        # The switching check pinged between the two VFs.
+        assert started.ran("Ping from one VF to another through the NIC's switch")
+        got = vfs(guest)
+        assert [got[0]["address"], got[1]["address"]] == [
+            "02:00:00:00:52:10", "02:00:00:00:52:11",
+        ]  # fmt: skip
+        driver = "vfio-pci" if attach == "vf-pci" else "igbvf"
+        for pci in (VF0, VF1):
+            link = guest.ssh(f"readlink /sys/bus/pci/devices/{pci}/driver").stdout.strip()
+            assert link.endswith("/" + driver), link
+    finally:
+        # As a test run does: stop always follows start.
+        stopped = run(pool, tmp_path, "vswitch_sriov", "stop")
     assert stopped.rc == 0, stopped.failure_messages() or stopped.stdout[-3000:]
     got = vfs(guest)
     # The lab's VFs again, as the sriov role left them.
