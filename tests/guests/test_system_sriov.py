@@ -1,10 +1,11 @@
 """SR-IOV on a guest host's emulated 82576 (QEMU's igb): roles sriov and vswitch_sriov.
 
-One guest of its own, with one igb behind a PCIe root port (PF 0000:01:00.0, VFs at offset
-0x80 and stride 2: 0000:01:10.0, 0000:01:10.2, ...). The tests run in order on it: bad
-input first (nothing may change), then the lab's VFs (MACs, trust, spoof checking through
-`ip link show`), a ping between two VFs in namespaces of their own, vswitch_sriov's start
-and stop, a stop after a start that failed, and the restore that leaves no VF.
+One guest of its own, with one lab NIC (the harness's igb behind a PCIe root port: PF
+0000:01:00.0, VFs at offset 0x80 and stride 2: 0000:01:10.0, 0000:01:10.2, ...). The tests
+run in order on it: bad input first (nothing may change), then the lab's VFs (MACs, trust,
+spoof checking through `ip link show`), a ping between two VFs in namespaces of their own,
+vswitch_sriov's start and stop, a stop after a start that failed, and the restore that
+leaves no VF.
 """
 
 from __future__ import annotations
@@ -34,13 +35,6 @@ LAB = {
                 {"index": 1, "mac": MAC1, "trust": True, "spoofchk": False, "pci": VF1}],
     }],
 }  # fmt: skip
-# The lab NIC: an emulated 82576 behind a PCIe root port of its own (the root bus has no
-# room for igb's SR-IOV routing IDs), on a QEMU hub that leads nowhere.
-IGB_ARGS = (
-    "-device", "pcie-root-port,id=sriovport,bus=pcie.0,chassis=1,addr=0x10",
-    "-netdev", "hubport,id=sriovnic,hubid=20",
-    "-device", "igb,netdev=sriovnic,mac=52:54:00:1d:00:00,bus=sriovport",
-)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +42,9 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestPool]:
     if SKIP_REASON:
         pytest.skip(SKIP_REASON)
     start = time.monotonic()
-    with GuestPool(1, workdir=tmp_path_factory.mktemp("sriov"), extra_args=IGB_ARGS) as booted:
+    # A guest of its own with one lab NIC: the session's guest ends up on a kernel without
+    # igb (test_system_reprovision.py) and with its NICs on vfio-pci.
+    with GuestPool(1, workdir=tmp_path_factory.mktemp("sriov"), lab_nics=1) as booted:
         TIMINGS["sriov guest boot to SSH (s)"] = booted.timings["boot_seconds"]
         yield booted
     TIMINGS["sriov guest session (s)"] = round(time.monotonic() - start, 1)
