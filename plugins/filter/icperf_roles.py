@@ -1,8 +1,9 @@
 """Jinja2 filters of the icperf.lab roles; each filter's documentation is in <filter name>.yml.
 
-The logic lives in plugins/module_utils/dpdkconf.py (plain Python, unit-tested without
-Ansible); these wrappers only turn its input errors into AnsibleFilterError, keeping the
-message, which starts with the name of the variable at fault.
+The logic lives in plugins/module_utils/dpdkconf.py and sriovconf.py (plain Python,
+unit-tested without Ansible); these wrappers only turn its input errors into
+AnsibleFilterError, keeping the message, which starts with the name of the variable at
+fault.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.icperf.lab.plugins.module_utils import dpdkconf
+from ansible_collections.icperf.lab.plugins.module_utils import dpdkconf, sriovconf
 from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
 
 
@@ -44,4 +45,6 @@ class FilterModule:
             "ovs_start_plan": _filter(dpdkconf.ovs_start_plan),
             "ovs_stop_plan": _filter(dpdkconf.ovs_stop_plan),
             "ovs_bridge_argv": _filter(dpdkconf.ovs_bridge_argv),
+            "sriov_test_vfs": _filter(sriovconf.vfs_for_test),
+            "sriov_vf_settings": _filter(sriovconf.vf_settings),
         }

@@ -79,6 +79,8 @@ def container_config(
             "# and load its drivers at run time, which a static binary cannot do.",
             "lxc.mount.entry = /usr usr none ro,bind 0 0",
         ]
+    if wiring.get("vfio"):
+        lines += _vfio(container)
     if wiring.get("xdp"):
         lines += [
             "# AF_XDP (-X): the applet needs CAP_NET_RAW (its socket), CAP_NET_ADMIN and",
@@ -134,12 +136,30 @@ def _network(container: Mapping[str, Any], wiring: Mapping[str, Any], link: str)
         ]
     if net == "phys":
         return [
+            "# The VF's MAC is the PF's to set (the switch role gave it the container's): a",
+            "# VF that is not trusted cannot change it, so no lxc.net.0.hwaddr.",
             "lxc.net.0.type = phys",
             f"lxc.net.0.link = {container['vf']}",
             "lxc.net.0.name = eth0",
-            f"lxc.net.0.hwaddr = {container['mac']}",
             f"lxc.net.0.ipv4.address = {address}",
             "lxc.net.0.flags = up",
             *prime,
         ]
     return ["lxc.net.0.type = empty"]
+
+
+def _vfio(container: Mapping[str, Any]) -> list[str]:
+    group = str(container.get("vfio_group") or "")
+    if not group.isdigit():
+        raise IcperfInputError(
+            f"vfio_group: container {container['name']} drives VF {container.get('vf_pci')} "
+            f"with DPDK, but the VF's IOMMU group is {group or 'unknown'} (is it bound to "
+            "vfio-pci?)"
+        )
+    return [
+        "# The VF's PCI device for DPDK (-a VF_PCI): the VFIO container device and the VF's",
+        "# IOMMU group, nothing else of the host's /dev/vfio. No device cgroup rule is set,",
+        "# so none is needed to open them.",
+        "lxc.mount.entry = /dev/vfio/vfio dev/vfio/vfio none bind,create=file 0 0",
+        f"lxc.mount.entry = /dev/vfio/{group} dev/vfio/{group} none bind,create=file 0 0",
+    ]

@@ -19,6 +19,7 @@ from ansible_collections.icperf.lab.plugins.module_utils.vswitches import (
     APPLETS_DPDK,
     ATTACH_VETH,
     ATTACH_VF_NETDEV,
+    ATTACH_VF_PCI,
     ATTACH_VHOST_USER,
     traits,
 )
@@ -81,6 +82,9 @@ def _wiring(
         # AF_XDP (-X): the applet locks its frame memory and loads an XDP program; lxcconf
         # keeps every capability that takes.
         "xdp": xdp,
+        # DPDK in the container opens its VF through VFIO: the VFIO device and the VF's
+        # IOMMU group (found on the host when the container is defined) are bound in.
+        "vfio": attach == ATTACH_VF_PCI,
     }
 
 

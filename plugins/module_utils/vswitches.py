@@ -106,10 +106,18 @@ _TABLE = (
         applets=APPLETS_DPDK, attach=ATTACH_VHOST_USER, eal_args=_VIRTIO_EAL,
         no_remote=_SNABB_NO_REMOTE, variant_of="snabb", program="wire",
     ),
-    # The NIC's embedded switch: no host cores, the containers drive their VF with DPDK.
+    # The NIC's embedded switch: no host cores. The thesis' way: each container drives its
+    # VF's PCI device with DPDK (vfio-pci; the dpdk- applets with -a VF_PCI).
     SwitchTraits(
         name="sriov", kernel_path=False, polls=False,
         applets=APPLETS_DPDK, attach=ATTACH_VF_PCI,
+    ),
+    # The same switch through the kernel: each container gets its VF's netdev (the kernel's
+    # VF driver; LXC moves it in) and runs the socket applets, which compares SR-IOV with
+    # linux-bridge at equal applets.
+    SwitchTraits(
+        name="sriov-kernel", kernel_path=True, polls=False,
+        applets=APPLETS_SOCKET, attach=ATTACH_VF_NETDEV, variant_of="sriov",
     ),
 )  # fmt: skip
 

@@ -182,12 +182,23 @@ class ContainerSet:
             shutil.rmtree(run, ignore_errors=True)
             for directory in (run, conf):
                 os.makedirs(directory, mode=0o750, exist_ok=True)
-            text = container_config(container, paths, self.p["link"], self.p["extra_config"])
+            text = container_config(
+                self.with_vfio_group(container), paths, self.p["link"], self.p["extra_config"]
+            )
             with open(os.path.join(conf, "config"), "w", encoding="utf-8") as handle:
                 handle.write(text)
             with open(self.run_path(container, ".argv"), "w", encoding="utf-8") as handle:
                 handle.write(argv_file(container["argv"], f"{container['name']}.argv"))
         self.changed = True
+
+    @staticmethod
+    def with_vfio_group(container: dict[str, Any], sys_root: str = "/sys") -> dict[str, Any]:
+        """The container with its VF's IOMMU group, when it opens the VF through VFIO."""
+        if not (container.get("wiring") or {}).get("vfio"):
+            return container
+        link = f"{sys_root}/bus/pci/devices/{container.get('vf_pci')}/iommu_group"
+        group = os.path.basename(os.readlink(link)) if os.path.islink(link) else ""
+        return {**container, "vfio_group": group}
 
     def start(self, container: dict[str, Any]) -> None:
         self.lxc("lxc-start", "-n", container["name"], "-d")

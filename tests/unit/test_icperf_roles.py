@@ -43,6 +43,8 @@ def test_every_filter_is_documented() -> None:
         ("ovs_start_plan", ({"other_config": {}}, None, True), {}, "other_config: None"),
         ("ovs_stop_plan", ({}, True, True), {"bridge": ""}, "vswitch_ovs_bridge: ''"),
         ("ovs_bridge_argv", ([{"name": "a", "sock": "/s"}], "br 0"), {}, "vswitch_ovs_bridge:"),
+        ("sriov_test_vfs", ([{"name": "a", "mac": "02:00:00:00:00:01"}], [], []), {},
+         "icperf_vswitch_ports[0].vf_pci: a names no VF"),
     ],
 )  # fmt: skip
 def test_wrappers_raise_ansible_filter_error(

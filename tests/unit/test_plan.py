@@ -33,6 +33,7 @@ def plan_one(vswitch: str, host: dict[str, Any] = HOST, lab: Any = LAB, **given:
 def test_every_switch_has_a_row_and_a_role_name() -> None:
     assert vswitches.NAMES == (
         "linux-bridge", "basicfwd", "ovs", "vpp", "snabb", "snabb-wire", "sriov",
+        "sriov-kernel",
     )  # fmt: skip
     for name in vswitches.NAMES:
         row = vswitches.traits(name)
@@ -64,7 +65,8 @@ def test_linux_bridge_plan_uses_sockets_and_veths() -> None:
     assert receiver["argv"][receiver["argv"].index("-t") + 1] == "70"
     assert (sender["active"], receiver["active"]) == (True, False)
     assert sender["wiring"] == {"net": "veth", "socket_dir": "", "hugepages_dir": "",
-                                "host_usr": False, "prime_peer": True, "xdp": False}  # fmt: skip
+                                "host_usr": False, "prime_peer": True, "xdp": False,
+                                "vfio": False}  # fmt: skip
     assert "--" not in sender["argv"]
 
 
@@ -86,7 +88,7 @@ def test_vhost_user_switches_poll_their_own_cores(vswitch: str) -> None:
     assert eal[-2:] == ["-m", "256"]
     assert sender["wiring"] == {
         "net": "empty", "socket_dir": "/run/icperf/vhost", "hugepages_dir": "/dev/hugepages",
-        "host_usr": True, "prime_peer": False, "xdp": False,
+        "host_usr": True, "prime_peer": False, "xdp": False, "vfio": False,
     }  # fmt: skip
     # Five cores for two pollers and the switch: nothing shared, the applets' own rings.
     assert planned["settings"] == {"ring": 1024}
@@ -113,6 +115,38 @@ def test_sriov_drives_the_vf_pci_device_without_switch_cores() -> None:
     assert argv[argv.index("--") + 1 : argv.index("--") + 3] == ["-a", "0000:04:10.1"]
     assert planned["containers"][1]["wiring"]["net"] == "empty"
     assert planned["containers"][1]["wiring"]["host_usr"] is True
+
+
+def test_sriov_containers_open_their_vf_through_vfio() -> None:
+    planned = plan_one("sriov")
+    assert planned["role"] == "vswitch_sriov"
+    assert planned["hugepages"] is True
+    for container in planned["containers"]:
+        assert container["wiring"]["vfio"] is True
+        assert container["wiring"]["hugepages_dir"] == "/dev/hugepages"
+        assert container["attach"] == "vf-pci"
+    assert plan_one("linux-bridge")["containers"][0]["wiring"]["vfio"] is False
+
+
+def test_sriov_kernel_row_gives_containers_the_vf_netdev() -> None:
+    planned = plan_one("sriov-kernel")
+    # The same switch, the same role: only the way in differs.
+    assert planned["role"] == "vswitch_sriov"
+    assert planned["traits"]["kernel_path"] is True and planned["traits"]["polls"] is False
+    assert planned["hugepages"] is False and planned["switch_cores"] == []
+    sender, receiver = planned["containers"]
+    assert sender["argv"][:2] == ["/usr/local/bin/icperf", "send"]
+    assert "--" not in sender["argv"]  # no EAL: the socket applets
+    assert (sender["vf"], receiver["vf"]) == ("enp4s16", "enp4s16f1")
+    assert sender["wiring"] == {
+        "net": "phys", "socket_dir": "", "hugepages_dir": "", "host_usr": False,
+        "prime_peer": True, "xdp": False, "vfio": False,
+    }  # fmt: skip
+    assert planned["path"] == "l1/d10/32/sriov-kernel/64/1000"
+    without = {"pairs": 1}
+    with pytest.raises(IcperfInputError, match=r"containers\[0\]\.vf: required with vswitch "
+                       r"sriov-kernel"):  # fmt: skip
+        plan_one("sriov-kernel", lab=without)
 
 
 def test_vf_netdev_attachment_moves_the_vf_into_the_container(

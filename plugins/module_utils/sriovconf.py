@@ -1,0 +1,172 @@
+"""SR-IOV arithmetic and command lines: VF PCI addresses, ``ip link set PF vf N`` words, and
+the commands that give a PF its VFs again at boot (plain Python, no host access)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
+
+SYSFS_PCI = "/sys/bus/pci/devices"
+
+
+def vf_address(pf_address: str, offset: int, stride: int, index: int) -> str:
+    """The PCI address of VF ``index`` of the PF at ``pf_address`` ("0000:01:00.0").
+
+    The SR-IOV capability gives the first VF's routing ID as an offset from the PF's and the
+    distance between VFs (stride); a routing ID is bus << 8 | device << 3 | function.
+    """
+    domain, bus, rest = pf_address.split(":")
+    device, function = rest.split(".")
+    rid = (int(bus, 16) << 8 | int(device, 16) << 3 | int(function)) + offset + index * stride
+    return f"{domain}:{rid >> 8:02x}:{(rid >> 3) & 0x1F:02x}.{rid & 0x7}"
+
+
+def vf_words(settings: Mapping[str, object]) -> list[str]:
+    """{"mac": m, "trust": True} -> ["mac", m, "trust", "on"] for ``ip link set PF vf N``."""
+    words: list[str] = []
+    for key in ("mac", "trust", "spoofchk"):
+        if key in settings:
+            value = settings[key]
+            words += [key, str(value) if key == "mac" else ("on" if value else "off")]
+    return words
+
+
+def _write(value: object, path: str) -> list[str]:
+    return ["sh", "-c", f"echo {value} > {path}"]
+
+
+def boot_commands(
+    pf_address: str,
+    link_up: str,
+    netdev: str,
+    vf_settings: Mapping[int, Sequence[str]],
+    vf_addresses: Sequence[str],
+    vf_driver: str = "",
+) -> list[list[str]]:
+    """The commands that re-create a PF's VFs after a boot, in the order the driver needs.
+
+    ``link_up`` is the PF's interface when its link comes up first (else ""); ``vf_settings``
+    maps a VF index to its ``vf_words``; ``vf_addresses`` are the VFs' PCI addresses;
+    ``vf_driver`` the driver each VF is given through its ``driver_override`` ("" for the
+    kernel's VF driver). No driver probes the VFs until their MACs are set: a VF driver
+    reads its MAC when it binds.
+    """
+    if not vf_addresses:
+        return []
+    pf_dir = f"{SYSFS_PCI}/{pf_address}"
+    commands = [["ip", "link", "set", "dev", link_up, "up"]] if link_up else []
+    commands += [
+        _write(0, f"{pf_dir}/sriov_drivers_autoprobe"),
+        _write(len(vf_addresses), f"{pf_dir}/sriov_numvfs"),
+    ]
+    for index, words in sorted(vf_settings.items()):
+        if words:
+            commands.append(["ip", "link", "set", "dev", netdev, "vf", str(index), *words])
+    if vf_driver:
+        commands.insert(0, ["modprobe", vf_driver.replace("-", "_")])
+        commands += [
+            _write(vf_driver, f"{SYSFS_PCI}/{address}/driver_override") for address in vf_addresses
+        ]
+    commands.append(_write(1, f"{pf_dir}/sriov_drivers_autoprobe"))
+    commands += [_write(address, "/sys/bus/pci/drivers_probe") for address in vf_addresses]
+    return commands
+
+
+def _find(
+    container: Mapping[str, Any],
+    position: int,
+    by_pci: Mapping[str, Mapping[str, Any]],
+    by_netdev: Mapping[str, Mapping[str, Any]],
+    field: str,
+) -> Mapping[str, Any]:
+    where = f"{field}[{position}]"
+    known = (
+        ", ".join(
+            f"{vf['pci']}" + (f" ({vf['netdev']})" if vf.get("netdev") else "")
+            for vf in by_pci.values()
+        )
+        or "none"
+    )
+    # By PCI address when the lab gives one, else by the VF's interface name.
+    for key, table, what in (("vf_pci", by_pci, "a VF"), ("vf", by_netdev, "a VF interface")):
+        if container.get(key):
+            vf = table.get(str(container[key]))
+            if vf is None:
+                raise IcperfInputError(
+                    f"{where}.{key}: {container['name']}'s VF {container[key]} is not {what} "
+                    f"of the PFs in sriov_pfs (their VFs: {known})"
+                    + (
+                        ""
+                        if key == "vf_pci"
+                        else "; a lab that names vf_pci finds VFs before they exist"
+                    )
+                )
+            return vf
+    raise IcperfInputError(f"{where}.vf_pci: {container.get('name')} names no VF")
+
+
+def vfs_for_test(
+    containers: Sequence[Mapping[str, Any]],
+    checked: Sequence[Mapping[str, Any]],
+    sriov_pfs: Sequence[Mapping[str, Any]],
+    vf_driver: str = "",
+    field: str = "icperf_vswitch_ports",
+    pci_only: bool = False,
+) -> dict[str, Any]:
+    """What a test asks of the PFs: sriov_pfs with each container's MAC on its VF.
+
+    ``containers`` are the test's plan containers (name, mac, vf_pci or vf); ``checked``
+    the sriov_vfs module's results for ``sriov_pfs``, in the same order (pf.address and the
+    VFs each PF will have: pf, index, pci, netdev). Returns ``pfs``: sriov_pfs entries whose
+    ``vfs`` carry the containers' MACs over the lab's settings, with ``vf_driver``; and
+    ``containers``: per container its name and VF (pf, index, pci, netdev). Errors name
+    ``field``[N]; with ``pci_only`` containers that name no ``vf_pci`` are passed over (the
+    first play: VF interfaces have no names before the VFs exist).
+    """
+    if len(checked) != len(sriov_pfs):
+        raise IcperfInputError(f"sriov_pfs: {len(sriov_pfs)} PFs, {len(checked)} checked")
+    vfs = [vf for result in checked for vf in result["vfs"]]
+    by_pci = {vf["pci"]: vf for vf in vfs}
+    by_netdev = {str(vf["netdev"]): vf for vf in vfs if vf.get("netdev")}
+    macs: dict[tuple[str, int], str] = {}
+    users: dict[str, str] = {}
+    assigned = []
+    for position, container in enumerate(containers):
+        if pci_only and not container.get("vf_pci"):
+            continue
+        vf = _find(container, position, by_pci, by_netdev, field)
+        if vf["pci"] in users:
+            raise IcperfInputError(
+                f"{field}[{position}]: {container['name']} and "
+                f"{users[str(vf['pci'])]} both name VF {vf['pci']}"
+            )
+        users[vf["pci"]] = str(container["name"])
+        macs[(str(vf["pf"]), int(vf["index"]))] = str(container["mac"])
+        assigned.append(
+            {"name": container["name"], **{k: vf[k] for k in ("pf", "index", "pci", "netdev")}}
+        )
+    pfs = []
+    for entry, result in zip(sriov_pfs, checked, strict=True):
+        address = str(result["pf"]["address"])
+        settings = {int(vf["index"]): dict(vf) for vf in entry.get("vfs") or []}
+        for (pf, index), mac in macs.items():
+            if pf == address:
+                settings.setdefault(index, {"index": index})["mac"] = mac
+        pfs.append(
+            {**entry, "vfs": [settings[i] for i in sorted(settings)], "vf_driver": vf_driver}
+        )
+    return {"pfs": pfs, "containers": assigned}
+
+
+def vf_settings(vfs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The settings of VFs as the sriov_vfs module reports them, as its ``vfs`` option takes
+    them: index, trust, spoofchk, and the MAC unless none was ever set (all zeros)."""
+    settings = []
+    for vf in vfs:
+        entry = {key: vf[key] for key in ("index", "trust", "spoofchk") if key in vf}
+        if vf.get("mac") and vf["mac"] != "00:00:00:00:00:00":
+            entry["mac"] = vf["mac"]
+        settings.append(entry)
+    return settings
