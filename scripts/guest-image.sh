@@ -36,10 +36,11 @@ base_packages=(
     openssh-server python3 python3-apt iproute2 iputils-ping pciutils procps ethtool
 )
 # What the roles install on a lab host (scripts/setup.sh's list, without the controller's
-# Python tools), plus driverctl for the vfio role, and DKMS with Debian's igb_uio
+# Python tools: the native role's build tools with libxdp, libbpf and clang for the AF_XDP
+# transport), plus driverctl for the vfio role, and DKMS with Debian's igb_uio
 # (dpdk-kmods-dkms) and the running kernel's headers for the reprovision role.
 lab_packages=(
-    build-essential pkg-config make rsync
+    build-essential pkg-config make rsync libxdp-dev libbpf-dev clang
     lxc python3-lxc busybox-static
     dpdk dpdk-dev libdpdk-dev openvswitch-switch-dpdk
     iperf3 sockperf netsniff-ng driverctl

@@ -43,6 +43,7 @@ LAB_NICS = 2
 # The tests share one guest and build on each other's state: files run in this order.
 FILE_ORDER = (
     "test_system_guest.py",
+    "test_system_run_test.py",
     "test_system_kernel_cmdline.py",
     "test_system_vfio.py",
     "test_system_reprovision.py",
