@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from integration.records import read_records, summary
 
 from .conftest import SYSTEM_MARKS, TIMINGS, run_playbook
 from .harness import REPO, Guest, GuestPool
@@ -34,16 +35,6 @@ BRIDGE = "icpbr0"
 # lab_state of a host without the lab.
 NOTHING: dict[str, list[str]] = {"container": [], "run_dir": [], "link": []}
 RESULT_PATH = f"1vs1/d{DURATION}/{BURST}/linux-bridge/{PKT_SIZE}/{RATE}"
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def summary(path: Path) -> dict[str, Any]:
-    records = [r for r in read_records(path) if r["type"] == "summary"]
-    assert len(records) == 1, f"{path}: {len(records)} summary records"
-    return records[0]
 
 
 def lab_state(run: Any) -> dict[str, list[str]]:

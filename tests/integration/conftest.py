@@ -8,7 +8,6 @@ tree and the host afterwards. Everything they create is named with the prefix ``
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -20,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .records import read_records, summary  # noqa: F401 (the tests import them from here)
 
 REPO = Path(__file__).resolve().parents[2]
 LABS = Path(__file__).resolve().parent / "labs"
@@ -199,16 +200,6 @@ def host_state() -> dict[str, Any]:
         "state_files": state_files(),
         "run_dirs": sorted(path.name for path in (STATE_DIR / "run").glob(f"{PREFIX}*")),
     }
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def summary(path: Path) -> dict[str, Any]:
-    records = [r for r in read_records(path) if r["type"] == "summary"]
-    assert len(records) == 1, f"{path}: {len(records)} summary records"
-    return records[0]
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
