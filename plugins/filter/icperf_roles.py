@@ -8,24 +8,11 @@ fault.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.icperf.lab.plugins.module_utils import dpdkconf, sriovconf
-from ansible_collections.icperf.lab.plugins.module_utils.errors import IcperfInputError
-
-
-def _filter(function: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except IcperfInputError as error:
-            raise AnsibleFilterError(str(error)) from error
-
-    return wrapper
+from ansible_collections.icperf.lab.plugins.plugin_utils.filters import input_filter as _filter
 
 
 class FilterModule:

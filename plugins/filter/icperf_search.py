@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ansible_collections.icperf.lab.plugins.filter.icperf import _filter
 from ansible_collections.icperf.lab.plugins.module_utils import ratesearch, searchplan
+from ansible_collections.icperf.lab.plugins.plugin_utils.filters import input_filter as _filter
 
 
 class FilterModule:

@@ -8,6 +8,7 @@ tree and the host afterwards. Everything they create is named with the prefix ``
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -229,6 +230,19 @@ def clean_host() -> Iterator[dict[str, Any]]:
     before = host_state()
     yield before
     _force_cleanup()
+
+
+# Hugepages and DPDK's runtime state are host-wide: tests that run DPDK take this lock
+# (test_dpdk_switches.py with a timeout of its own) rather than run beside each other.
+DPDK_TESTS_LOCK = Path("/run/lock/icperf-test-icpd.lock")
+
+
+@pytest.fixture
+def dpdk_host_lock() -> Iterator[None]:
+    DPDK_TESTS_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with DPDK_TESTS_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from .conftest import HOST_TEST_MARKS, base_vars, run_playbook
-from .test_dpdk_lab import SWITCH_BINARIES, dpdk_host_lock  # noqa: F401 (fixture)
+from .test_dpdk_lab import SWITCH_BINARIES
 
 pytestmark = HOST_TEST_MARKS
 
@@ -53,7 +53,7 @@ def _process_seconds(cpu: dict[str, Any]) -> dict[str, float]:
 
 
 def test_cpu_time_per_process_and_cycles_per_packet(
-    tmp_path: Path, clean_host: dict[str, Any], dpdk_host_lock: None  # noqa: F811
+    tmp_path: Path, clean_host: dict[str, Any], dpdk_host_lock: None
 ) -> None:
     if not Path(SWITCH_BINARIES["basicfwd"]).exists():
         pytest.skip(f"needs {SWITCH_BINARIES['basicfwd']} (scripts/setup.sh installs it)")

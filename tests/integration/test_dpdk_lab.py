@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +12,6 @@ from .conftest import HOST_TEST_MARKS, base_vars, host_state, run_playbook, summ
 
 pytestmark = HOST_TEST_MARKS
 
-# Hugepages and DPDK's runtime state are host-wide: wait for the DPDK switch tests
-# (test_dpdk_switches.py) rather than run beside them.
-DPDK_TESTS_LOCK = Path("/run/lock/icperf-test-icpd.lock")
-
 
 def _hugepages() -> tuple[str, bool]:
     count = Path("/proc/sys/vm/nr_hugepages").read_text().strip()
@@ -26,14 +20,6 @@ def _hugepages() -> tuple[str, bool]:
         for line in Path("/proc/mounts").read_text().splitlines()
     )
     return count, mounted
-
-
-@pytest.fixture
-def dpdk_host_lock() -> Iterator[None]:
-    DPDK_TESTS_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with DPDK_TESTS_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 SWITCH_BINARIES = {

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from .conftest import HOST_TEST_MARKS, base_vars, host_state, run_playbook
-from .test_dpdk_lab import SWITCH_BINARIES, dpdk_host_lock  # noqa: F401 (fixture)
+from .test_dpdk_lab import SWITCH_BINARIES
 
 pytestmark = HOST_TEST_MARKS
 
@@ -57,7 +57,7 @@ def trial_folders(results: Path) -> dict[str, float]:
 def test_search_finds_ndr_and_pdr_and_resumes(
     tmp_path: Path,
     clean_host: dict[str, Any],
-    dpdk_host_lock: None,  # noqa: F811
+    dpdk_host_lock: None,
 ) -> None:
     if not Path(SWITCH_BINARIES["basicfwd"]).exists():
         pytest.skip(f"needs {SWITCH_BINARIES['basicfwd']} (scripts/setup.sh installs it)")

@@ -9,14 +9,12 @@ the source changes.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +37,6 @@ pytestmark = HOST_TEST_MARKS
 
 ARCHIVE = REPO.parent / "shared" / "vendor" / "snabb-2024.08.tar.gz"
 ARCHIVE_SHA256 = "fa06f377d65968895707daee20a7674ca7c26b806fba8106811c856dc9d5fb69"
-# Hugepages and DPDK's runtime state are host-wide: the DPDK switch tests take this lock.
-DPDK_TESTS_LOCK = Path("/run/lock/icperf-test-icpd.lock")
 SNABB = Path("/usr/local/lib/icperf/snabb")
 SNABB_PID_FILE = Path("/run/icperf/vswitch_snabb.pid")
 SNABB_STATE_FILE = Path("/run/icperf/vswitch_snabb.state.json")
@@ -68,14 +64,6 @@ def _snabb_host() -> dict[str, Any]:
         "sockets": sorted(p.name for p in SOCKET_DIR.glob("icpl-*.sock")),
         "nr_hugepages": Path("/proc/sys/vm/nr_hugepages").read_text().strip(),
     }
-
-
-@pytest.fixture
-def dpdk_host_lock() -> Iterator[None]:
-    DPDK_TESTS_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with DPDK_TESTS_LOCK.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 @pytest.fixture(scope="session")
