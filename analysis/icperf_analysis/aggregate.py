@@ -56,32 +56,55 @@ def steady_window(seconds: pd.DataFrame, window: Window) -> tuple[np.ndarray, pd
     return (inside | short).to_numpy(), short_apps
 
 
+def _sums(values: np.ndarray, codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of each group's values that are not NaN, and how many there are."""
+    known = ~np.isnan(values)
+    sums = np.bincount(codes, weights=np.where(known, values, 0.0), minlength=size)
+    return sums[:-1], np.bincount(codes, weights=known, minlength=size)[:-1]
+
+
 def app_statistics(dataset: Dataset, kept: np.ndarray, short_apps: pd.Series) -> pd.DataFrame:
-    """Mean, standard deviation and coefficient of variation of each app's rate, and more."""
-    needed = ["app_idx", "sec", *MEAN_COLUMNS, *SUM_COLUMNS, "rtt_mean_ns"]
-    s = dataset.seconds.loc[kept, needed]
-    roles = dataset.apps["role"].to_numpy()[s["app_idx"].to_numpy()]
-    rate = np.full(len(s), np.nan)
-    for role, column in RATE_OF_ROLE.items():
-        chosen = roles == role
-        rate[chosen] = s[column].to_numpy()[chosen]
-    rtt_known = s["rtt_mean_ns"].notna()
-    s = s.assign(
-        rate=rate,
-        rtt_weighted=s["rtt_mean_ns"] * s["echoed"],
-        rtt_weight=s["echoed"].where(rtt_known),
-    )
-    groups = s.groupby("app_idx")
-    stats = pd.DataFrame({
-        "seconds_used": groups.size(),
-        "rate_mean": groups["rate"].mean(),
-        "rate_std": groups["rate"].std(ddof=1),
-    })
-    stats = stats.join(groups[list(MEAN_COLUMNS)].mean().add_suffix("_mean"))
-    stats = stats.join(groups[list(SUM_COLUMNS)].sum(min_count=1))
-    weights = groups[["rtt_weighted", "rtt_weight"]].sum(min_count=1)
-    stats["rtt_steady_mean_ns"] = weights["rtt_weighted"] / weights["rtt_weight"]
-    apps = dataset.apps.join(stats)
+    """Mean, standard deviation and coefficient of variation of each app's rate, and more.
+
+    The per-second table is read one column at a time and never copied whole: rows outside
+    the steady window go to a group of their own (the last), which is then dropped. The
+    means and sums of counters are exact (integers far below 2**53, whatever the order of
+    addition); the rate's mean and deviation come from pandas as the thesis' figures do.
+    """
+    seconds = dataset.seconds
+    apps = dataset.apps
+    app_idx = seconds["app_idx"].to_numpy()
+    size = int(apps.index.max()) + 2 if len(apps) else 1
+    codes = np.where(kept, app_idx, size - 1)
+    # The rate of each row is the counter its app's role reports as its rate.
+    role_codes = np.full(size, -1, np.int8)
+    roles = apps["role"].to_numpy()
+    for code, role in enumerate(RATE_OF_ROLE):
+        role_codes[apps.index.to_numpy()[roles == role]] = code
+    row_roles = role_codes[app_idx]
+    rate = np.full(len(seconds), np.nan)
+    for code, column in enumerate(RATE_OF_ROLE.values()):
+        chosen = row_roles == code
+        rate[chosen] = seconds[column].to_numpy()[chosen]
+    groups = pd.Series(rate[kept]).groupby(app_idx[kept])
+    stats = pd.DataFrame({"seconds_used": groups.size(), "rate_mean": groups.mean(),
+                          "rate_std": groups.std(ddof=1)})
+    del rate, groups
+    index = stats.index.to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for name in MEAN_COLUMNS:
+            sums, counts = _sums(seconds[name].to_numpy(), codes, size)
+            stats[f"{name}_mean"] = (sums / counts)[index]
+        for name in SUM_COLUMNS:
+            sums, counts = _sums(seconds[name].to_numpy(), codes, size)
+            stats[name] = np.where(counts > 0, sums, np.nan)[index]
+        rtt = seconds["rtt_mean_ns"].to_numpy()
+        echoed = seconds["echoed"].to_numpy()
+        weighted, n_weighted = _sums(rtt * echoed, codes, size)
+        weight, n_weight = _sums(np.where(np.isnan(rtt), np.nan, echoed), codes, size)
+        stats["rtt_steady_mean_ns"] = (np.where(n_weighted > 0, weighted, np.nan)
+                                       / np.where(n_weight > 0, weight, np.nan))[index]
+    apps = apps.join(stats)
     apps["seconds_used"] = apps["seconds_used"].fillna(0).astype(int)
     apps["rate_cv"] = apps["rate_std"] / apps["rate_mean"]
     apps["short"] = short_apps.reindex(apps.index, fill_value=False).astype(bool)
