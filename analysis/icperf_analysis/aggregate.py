@@ -212,7 +212,8 @@ SUMMARY_FIRST = ["id", "path", "source", "status", "reason", "partial", "problem
 def aggregate(dataset: Dataset, window: Window) -> Aggregates:
     kept, short_apps = steady_window(dataset.seconds, window)
     apps = app_statistics(dataset, kept, short_apps)
-    summary = cpu.add_cpu_columns(dataset.root, test_summary(dataset, apps))
+    summary = cpu.add_cpu_columns(dataset.root, test_summary(dataset, apps),
+                                  dataset.cpu_blocks)
     maxima, best = throughput_maxima(summary)
     summary["is_max"] = summary.index.isin(best)
     rest = [c for c in summary.columns if c not in SUMMARY_FIRST]

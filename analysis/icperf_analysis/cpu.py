@@ -11,6 +11,7 @@ default --warmup 5 --cooldown 5 both windows are the same seconds of the senders
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -112,12 +113,20 @@ def cpu_row(cpu: object) -> dict[str, float]:
     return row
 
 
-def read_cpu(root: Path, tests: pd.DataFrame) -> pd.DataFrame:
-    """The CPU columns of every test (NaN for thesis logs and tests without a cpu block)."""
+def read_cpu(root: Path, tests: pd.DataFrame,
+             blocks: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The CPU columns of every test (NaN for thesis logs and tests without a cpu block).
+
+    `blocks` holds the cpu blocks already read, by the test's path; other tests' test.json
+    are read here.
+    """
+    blocks = blocks or {}
     rows = []
     for source, path in zip(tests["source"], tests["path"], strict=True):
         cpu = None
-        if source == "icperf":
+        if source == "icperf" and path in blocks:
+            cpu = blocks[path]
+        elif source == "icperf":
             file = root / str(path) / TEST_FILE
             try:
                 cpu = json.loads(file.read_text(encoding="utf-8")).get("cpu")
@@ -136,6 +145,7 @@ def with_cycles(summary: pd.DataFrame, cpu: pd.DataFrame) -> pd.DataFrame:
     return cpu
 
 
-def add_cpu_columns(root: Path, summary: pd.DataFrame) -> pd.DataFrame:
-    """The summary with the CPU columns appended."""
-    return summary.join(with_cycles(summary, read_cpu(root, summary)))
+def add_cpu_columns(root: Path, summary: pd.DataFrame,
+                    blocks: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """The summary with the CPU columns appended (`blocks` as read_cpu takes them)."""
+    return summary.join(with_cycles(summary, read_cpu(root, summary, blocks)))

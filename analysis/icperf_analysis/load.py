@@ -58,6 +58,9 @@ class Dataset:
     seconds: pd.DataFrame
     hist: pd.DataFrame
     ignored: list[str] = field(default_factory=list)  # leaf folders holding no test
+    # test.json's `cpu` block by the test's path, kept from loading so that aggregation
+    # does not read every test.json again (cpu.py).
+    cpu_blocks: dict[str, Any] = field(default_factory=dict)
 
     def per_second(self) -> pd.DataFrame:
         """The tidy table: one row per app per second, test parameters and app as columns."""
@@ -85,6 +88,7 @@ class _Builder:
         self._spans: list[tuple[int, int, int, int]] = []  # start, stop, test_idx, app_idx
         self._hist: list[tuple[int, int, np.ndarray, np.ndarray]] = []
         self.ignored: list[str] = []
+        self.cpu_blocks: dict[str, Any] = {}
 
     def add_test(self, row: dict[str, Any]) -> int:
         self.tests.append(row)
@@ -148,7 +152,8 @@ class _Builder:
         apps = pd.DataFrame(self.apps)
         apps.index.name = "app_idx"
         return Dataset(root=root, tests=tests, apps=apps, seconds=self._seconds_frame(),
-                       hist=self._hist_frame(), ignored=self.ignored)
+                       hist=self._hist_frame(), ignored=self.ignored,
+                       cpu_blocks=self.cpu_blocks)
 
 
 def _read_test_json(path: Path) -> dict[str, Any]:
@@ -242,6 +247,7 @@ def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path, doc: dict[st
         **_facts("host", doc.get("host")), **_facts("versions", doc.get("versions")),
     }
     test_idx = builder.add_test(row)
+    builder.cpu_blocks[row["path"]] = doc.get("cpu")
     corrupt = 0
     receivers = 0
     for i, app in enumerate(doc["apps"]):

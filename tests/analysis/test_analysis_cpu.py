@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from icperf_analysis.aggregate import Window, aggregate
 from icperf_analysis.cli import main
 from icperf_analysis.cpu import cpu_row, cycles_per_packet
+from icperf_analysis.load import load_results
 from icperf_analysis.plots import build_all
 
 from analysis_trees import analyse, throughput_test
@@ -120,3 +122,15 @@ def test_report_shows_cycles_only_where_recorded(tmp_path: Path) -> None:
     # A kernel switch has no process of its own: no empty switch column.
     assert "<th>cycles_per_pkt_switch</th>" not in html
     assert f"{4.0 / 2.0 * CLOCK_HZ / 500_000:.6g}" in html
+
+
+def test_cpu_block_is_the_one_loaded_with_the_test(tmp_path: Path) -> None:
+    # Aggregation takes the cpu block read with the test's seconds: a test.json rewritten
+    # in between (a test rerun into the same folder) cannot mix two runs in one row.
+    folder = throughput_test(tmp_path, [500_000.0], vswitch="ovs")
+    add_cpu(folder, cpu_block(busy=4.0))
+    dataset = load_results(tmp_path)
+    add_cpu(folder, cpu_block(busy=1.0))
+    row = aggregate(dataset, Window()).summary.iloc[0]
+    assert row["cpu_busy_s"] == 4.0
+    assert row["cycles_per_pkt"] == pytest.approx(4.0 / 2.0 * CLOCK_HZ / 500_000)
