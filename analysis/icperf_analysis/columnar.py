@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -62,33 +64,85 @@ _VERSIONS = pa.array(sorted(KNOWN_VERSIONS), pa.int64())
 _TYPES = pa.array(sorted(RECORD_TYPES))
 
 
-def _lines(buf: bytearray, start: int, end: int) -> int:
-    """Lines of the log at buf[start:end] (ending in a newline) that Arrow reads one row from
-    each, or 0 when it might not.
-
-    Each line must start with `{` (no blank lines, nothing split across lines): then a line
-    is one row or a parse error, unless it holds two objects, which the row count reveals.
-    """
-    if not buf.startswith(b"{", start, end):
-        return 0
-    newlines = buf.count(b"\n", start, end)
-    if buf.count(b"\n{", start, end) != newlines - 1:
-        return 0
-    if np.frombuffer(buf, np.uint8, end - start, start).max() >= 0x80:
-        try:
-            buf[start:end].decode("utf-8")  # the reference reader counts an invalid line
-        except UnicodeDecodeError:
-            return 0
-    return newlines
+_NEWLINE, _BRACE = ord("\n"), ord("{")
 
 
 @dataclass(frozen=True)
 class _Item:
     index: int  # in read_logs' requests
     path: Path
-    start: int  # the log is buf[start:end]
+    start: int  # the log is buf[start:end], ending in a newline
     end: int
-    lines: int
+    lines: int = 0
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Logs of one role, one after the other in `buf`, parsed by one reader call."""
+
+    role: str
+    buf: bytearray
+    items: list[_Item]
+
+    def text(self, item: _Item) -> bytes:
+        return bytes(self.buf[item.start:item.end])
+
+    def line(self, item: _Item, row: int) -> bytes:
+        """Line `row` of a log, found from the nearer end of its text (row < _NEAR_END or
+        row >= item.lines - _NEAR_END)."""
+        buf = self.buf
+        if row < _NEAR_END:
+            start = item.start
+            for _ in range(row):
+                start = buf.index(b"\n", start, item.end) + 1
+            return bytes(buf[start:buf.index(b"\n", start, item.end)])
+        end = item.end - 1
+        for _ in range(item.lines - 1 - row):
+            end = buf.rindex(b"\n", item.start, end)
+        start = buf.rfind(b"\n", item.start, end)
+        return bytes(buf[item.start if start < 0 else start + 1:end])
+
+
+def _lines(chunk: _Chunk) -> tuple[list[_Chunk], list[_Item]]:
+    """The logs of a batch that Arrow reads one row per line from, with their line counts
+    (in runs of adjacent logs), and those it might not read so.
+
+    Each line must start with `{` (no blank lines, nothing split across lines): then a line
+    is one row or a parse error, unless it holds two objects, which the row count reveals.
+    The text must be ASCII or valid UTF-8 (the reference reader counts an invalid line).
+    Checked on the whole batch at once: one pass of numpy instead of several per log.
+    """
+    items = chunk.items
+    text = np.frombuffer(chunk.buf, np.uint8, items[-1].end)
+    newlines = np.flatnonzero(text == _NEWLINE)
+    starts = np.concatenate(([0], newlines[:-1] + 1))
+    log_starts = np.array([item.start for item in items])
+    # Newlines up to each log's end: every log ends in one.
+    counts = np.diff(np.searchsorted(newlines, [item.end - 1 for item in items], "right"),
+                     prepend=0)
+    bad = np.zeros(len(items), bool)
+    bad[np.searchsorted(log_starts, starts[text[starts] != _BRACE], "right") - 1] = True
+    if (text >= 0x80).any():
+        for i in np.unique(np.searchsorted(log_starts, np.flatnonzero(text >= 0x80),
+                                           "right") - 1):
+            try:
+                chunk.text(items[i]).decode("utf-8")
+            except UnicodeDecodeError:
+                bad[i] = True
+    runs: list[_Chunk] = []
+    others: list[_Item] = []
+    run: list[_Item] = []
+    for item, lines, refused in zip(items, counts.tolist(), bad.tolist(), strict=True):
+        if refused:
+            others.append(item)
+            if run:
+                runs.append(_Chunk(chunk.role, chunk.buf, run))
+                run = []
+        else:
+            run.append(_Item(item.index, item.path, item.start, item.end, lines))
+    if run:
+        runs.append(_Chunk(chunk.role, chunk.buf, run))
+    return runs, others
 
 
 class _Batch:
@@ -96,16 +150,27 @@ class _Batch:
 
     def __init__(self, role: str) -> None:
         self.role = role
-        self.buf = bytearray(BATCH_BYTES + (1 << 20))
+        self.buf = bytearray()
         self.size = 0
         self.items: list[_Item] = []
 
     def fits(self, size: int) -> bool:
+        if not self.buf:
+            self.buf = bytearray(BATCH_BYTES + (1 << 20))
         return self.size + size + 1 <= len(self.buf)
+
+    def take(self) -> _Chunk:
+        """The logs read so far; the batch goes on in a new buffer, since the reader may
+        still be parsing this one."""
+        chunk = _Chunk(self.role, self.buf, self.items)
+        self.buf = bytearray()
+        self.items = []
+        self.size = 0
+        return chunk
 
     def make_room(self, size: int) -> None:
         """Called with the batch empty: a log larger than the buffer gets a buffer of its own
-        size (the reader's export of the old one has ended with its parse)."""
+        size."""
         self.buf = bytearray(size + 1)
 
     def read(self, index: int, path: Path, file: BinaryIO, size: int) -> bytes | None:
@@ -116,52 +181,59 @@ class _Batch:
         end = start + got
         if rest or not got:
             return bytes(self.buf[start:end]) + rest
-        if self.buf[end - 1] != ord("\n"):
-            self.buf[end] = ord("\n")
+        if self.buf[end - 1] != _NEWLINE:
+            self.buf[end] = _NEWLINE
             end += 1
-        lines = _lines(self.buf, start, end)
-        if not lines:
-            return bytes(self.buf[start:end])
-        self.items.append(_Item(index, path, start, end, lines))
+        self.items.append(_Item(index, path, start, end))
         self.size = end
         return None
 
-    def text(self, item: _Item) -> bytes:
-        return bytes(self.buf[item.start:item.end])
 
-    def line(self, item: _Item, row: int) -> bytes:
-        """Line `row` of a log, found from the nearer end of its text (row < _NEAR_END or
-        row >= item.lines - _NEAR_END)."""
-        if row < _NEAR_END:
-            start = item.start
-            for _ in range(row):
-                start = self.buf.index(b"\n", start, item.end) + 1
-            return bytes(self.buf[start:self.buf.index(b"\n", start, item.end)])
-        end = item.end - 1
-        for _ in range(item.lines - 1 - row):
-            end = self.buf.rindex(b"\n", item.start, end)
-        start = self.buf.rfind(b"\n", item.start, end)
-        return bytes(self.buf[item.start if start < 0 else start + 1:end])
+@dataclass
+class _Parsed:
+    """What Arrow read from a chunk, as numpy columns and flags per row."""
+
+    columns: dict[str, np.ndarray]
+    known: np.ndarray  # a record of a known version and type
+    second: np.ndarray  # a `second` record
 
 
-def _table(batch: _Batch, items: list[_Item]) -> pa.Table | None:
-    view = memoryview(batch.buf)[items[0].start:items[-1].end]
+def _table(chunk: _Chunk) -> pa.Table | None:
+    items = chunk.items
+    view = memoryview(chunk.buf)[items[0].start:items[-1].end]
     try:
         table = pj.read_json(pa.BufferReader(pa.py_buffer(view)),
                              read_options=pj.ReadOptions(block_size=_BLOCK_BYTES),
-                             parse_options=_PARSE[batch.role], memory_pool=_POOL)
+                             parse_options=_PARSE[chunk.role], memory_pool=_POOL)
     except pa.ArrowInvalid:
         return None
     return table if table.num_rows == sum(item.lines for item in items) else None
 
 
-def _others(batch: _Batch, item: _Item, rows: np.ndarray) -> list[Any]:
+def _flags(values: pa.ChunkedArray) -> np.ndarray:
+    return pc.coalesce(values, False, memory_pool=_POOL).to_numpy()
+
+
+def _read(chunk: _Chunk) -> _Parsed | None:
+    """Arrow's columns of a chunk, or None when it refuses the chunk (run in a worker
+    thread: Arrow leaves the interpreter free meanwhile)."""
+    table = _table(chunk)
+    if table is None:
+        return None
+    known = (_flags(pc.is_in(table["v"], value_set=_VERSIONS, memory_pool=_POOL))
+             & _flags(pc.is_in(table["type"], value_set=_TYPES, memory_pool=_POOL)))
+    second = _flags(pc.equal(table["type"], "second", memory_pool=_POOL))
+    return _Parsed({name: table[name].to_numpy() for name in ROLE_COLUMNS[chunk.role]},
+                   known, second)
+
+
+def _others(chunk: _Chunk, item: _Item, rows: np.ndarray) -> list[Any]:
     """The records on lines `rows` of a log, decoded by the json module."""
     if len(rows) > 2 * _NEAR_END or not all(r < _NEAR_END or r >= item.lines - _NEAR_END
                                             for r in rows):
-        lines = batch.text(item).split(b"\n")
+        lines = chunk.text(item).split(b"\n")
         return [json.loads(lines[r]) for r in rows]
-    return [json.loads(batch.line(item, int(r))) for r in rows]
+    return [json.loads(chunk.line(item, int(r))) for r in rows]
 
 
 def _pick(columns: dict[str, np.ndarray], rows: slice, mine: np.ndarray
@@ -179,78 +251,93 @@ def _pick(columns: dict[str, np.ndarray], rows: slice, mine: np.ndarray
     return {name: values[rows][mine] for name, values in columns.items()}
 
 
-def _flags(values: pa.ChunkedArray) -> np.ndarray:
-    return pc.coalesce(values, False, memory_pool=_POOL).to_numpy()
-
-
-def _parse(batch: _Batch, items: list[_Item], out: list[AppLog | None]) -> None:
-    role = batch.role
-    table = _table(batch, items)
-    if table is None:
+def _parse(chunk: _Chunk, parsed: _Parsed | None, out: list[AppLog | None]) -> None:
+    role = chunk.role
+    items = chunk.items
+    if parsed is None:
         if len(items) == 1:
-            out[items[0].index] = parse_log(items[0].path, role, batch.text(items[0]))
+            out[items[0].index] = parse_log(items[0].path, role, chunk.text(items[0]))
         else:
-            # One bad log fails the whole batch: halve it until the bad ones stand alone.
-            half = len(items) // 2
-            _parse(batch, items[:half], out)
-            _parse(batch, items[half:], out)
+            # One bad log fails the whole chunk: halve it until the bad ones stand alone.
+            for half in (items[:len(items) // 2], items[len(items) // 2:]):
+                part = _Chunk(role, chunk.buf, half)
+                _parse(part, _read(part), out)
         return
-    known = (_flags(pc.is_in(table["v"], value_set=_VERSIONS, memory_pool=_POOL))
-             & _flags(pc.is_in(table["type"], value_set=_TYPES, memory_pool=_POOL)))
-    second = _flags(pc.equal(table["type"], "second", memory_pool=_POOL))
-    columns = {name: table[name].to_numpy() for name in ROLE_COLUMNS[role]}
-    del table
     row = 0
     for item in items:
         rows = slice(row, row + item.lines)
         row += item.lines
-        if not known[rows].all():
+        if not parsed.known[rows].all():
             # An unknown version must be refused naming the file, a record without one
             # counted: the reference reader does both.
-            out[item.index] = parse_log(item.path, role, batch.text(item))
+            out[item.index] = parse_log(item.path, role, chunk.text(item))
             continue
-        mine = second[rows]
+        mine = parsed.second[rows]
         try:
-            others = _others(batch, item, np.flatnonzero(~mine))
+            others = _others(chunk, item, np.flatnonzero(~mine))
         except ValueError:  # a line Arrow accepts and the json module does not
-            out[item.index] = parse_log(item.path, role, batch.text(item))
+            out[item.index] = parse_log(item.path, role, chunk.text(item))
             continue
         out[item.index] = interpret(item.path, role,
-                                    *valid_seconds(role, _pick(columns, rows, mine)),
+                                    *valid_seconds(role, _pick(parsed.columns, rows, mine)),
                                     others, reader="arrow")
 
 
-def _flush(batch: _Batch, out: list[AppLog | None]) -> None:
-    if batch.items:
-        _parse(batch, batch.items, out)
-    batch.items = []
-    batch.size = 0
+class _Reader:
+    """Batches handed to Arrow in a worker thread while the next ones are read, and
+    interpreted in the order they were read."""
+
+    def __init__(self, worker: ThreadPoolExecutor, out: list[AppLog | None]) -> None:
+        self.worker = worker
+        self.out = out
+        self.pending: deque[tuple[_Chunk, Future[_Parsed | None]]] = deque()
+
+    def flush(self, batch: _Batch) -> None:
+        if not batch.items:
+            return
+        chunk = batch.take()
+        runs, others = _lines(chunk)
+        for item in others:
+            self.out[item.index] = parse_log(item.path, chunk.role, chunk.text(item))
+        for run in runs:
+            self.pending.append((run, self.worker.submit(_read, run)))
+        # One chunk parsing while this thread reads and interprets: both cores busy.
+        while len(self.pending) > 1:
+            self.finish()
+
+    def finish(self) -> None:
+        chunk, future = self.pending.popleft()
+        _parse(chunk, future.result(), self.out)
 
 
 def read_logs(requests: Sequence[tuple[Path, str]]) -> list[AppLog]:
     """Read every (log path, role) as records.read_log would, in the order given."""
     out: list[AppLog | None] = [None] * len(requests)
     batches: dict[str, _Batch] = {}
-    for index, (path, role) in enumerate(requests):
-        if role not in batches:
-            batches[role] = _Batch(role)
-        batch = batches[role]
-        try:
-            with path.open("rb") as file:
-                size = os.fstat(file.fileno()).st_size
-                if not batch.fits(size):
-                    _flush(batch, out)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        reader = _Reader(worker, out)
+        for index, (path, role) in enumerate(requests):
+            if role not in batches:
+                batches[role] = _Batch(role)
+            batch = batches[role]
+            try:
+                with path.open("rb") as file:
+                    size = os.fstat(file.fileno()).st_size
                     if not batch.fits(size):
-                        batch.make_room(size)
-                text = batch.read(index, path, file, size)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
-        if text is not None:
-            out[index] = parse_log(path, role, text)
-        if batch.size >= BATCH_BYTES:
-            _flush(batch, out)
-    for batch in batches.values():
-        _flush(batch, out)
+                        reader.flush(batch)
+                        if not batch.fits(size):
+                            batch.make_room(size)
+                    text = batch.read(index, path, file, size)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read: {exc.strerror}") from exc
+            if text is not None:
+                out[index] = parse_log(path, role, text)
+            if batch.size >= BATCH_BYTES:
+                reader.flush(batch)
+        for batch in batches.values():
+            reader.flush(batch)
+        while reader.pending:
+            reader.finish()
     logs = [log for log in out if log is not None]
     assert len(logs) == len(requests)
     return logs

@@ -173,3 +173,25 @@ def test_empty_log(tmp_path: Path) -> None:
     [fast] = columnar.read_logs([(path, "recv")])
     _same(fast, read_log(path, "recv"))
     assert json.dumps(fast.notes)
+
+
+def test_logs_arrow_must_not_read_leave_their_batch_to_the_reference(tmp_path: Path) -> None:
+    # One batch of ten logs: a blank line, a line split in two and invalid UTF-8 send their
+    # logs to the reference reader; the logs around them, valid UTF-8 included, stay columnar.
+    bad = {2: b"", 5: b'{"v":1,"type":"second",\n"sec":4}', 8: EDGE_CASES["bad-utf8"]}
+    requests = []
+    for i in range(10):
+        if i in bad:
+            path = _with_line(tmp_path, bad[i], name=f"{i}.jsonl")
+        elif i == 6:
+            path = _with_line(tmp_path, EDGE_CASES["utf8"], name=f"{i}.jsonl")
+        else:
+            path = tmp_path / f"{i}.jsonl"
+            path.write_text(log_text("send", SEND))
+        requests.append((path, "send"))
+    logs = columnar.read_logs(requests)
+    assert [log.reader for log in logs] == ["json" if i in bad else "arrow" for i in range(10)]
+    for log, (path, role) in zip(logs, requests, strict=True):
+        assert log.path == path
+        _same(log, read_log(path, role))
+    assert logs[5].corrupt_lines == 2 and logs[8].corrupt_lines == 1
