@@ -31,9 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "analysis"))
 
 from icperf_analysis.aggregate import Window, aggregate  # noqa: E402
-from icperf_analysis.cli import Analysis, draw, write_tables  # noqa: E402
 from icperf_analysis.load import load_results  # noqa: E402
-from icperf_analysis.report import write as write_report  # noqa: E402
 
 VSWITCHES = ("linux-bridge", "basicfwd", "ovs", "vpp", "sriov")
 PKT_SIZES = (64, 128, 512, 1024, 1500)
@@ -138,6 +136,11 @@ def summarise(results: Path, full: bool) -> None:
           f"{cpu_loaded - cpu:.2f}); peak RSS {peak_rss_mib():.0f} MiB "
           f"({len(dataset.seconds)} rows, {len(aggregates.summary)} tests)", flush=True)
     if full:
+        # Imported only now: matplotlib is no part of the summary, and its 30 MiB would be
+        # counted in the summary's peak.
+        from icperf_analysis.cli import Analysis, draw, write_tables
+        from icperf_analysis.report import write as write_report
+
         out = results.parent / "report"
         out.mkdir(exist_ok=True)
         analysis = Analysis(dataset, aggregates, None)
