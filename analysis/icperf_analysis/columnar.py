@@ -103,18 +103,20 @@ class _Chunk:
         return bytes(buf[item.start if start < 0 else start + 1:end])
 
 
-def _lines(chunk: _Chunk) -> tuple[list[_Chunk], list[_Item]]:
+def _lines(chunk: _Chunk, scratch: np.ndarray) -> tuple[list[_Chunk], list[_Item]]:
     """The logs of a batch that Arrow reads one row per line from, with their line counts
     (in runs of adjacent logs), and those it might not read so.
 
     Each line must start with `{` (no blank lines, nothing split across lines): then a line
     is one row or a parse error, unless it holds two objects, which the row count reveals.
     The text must be ASCII or valid UTF-8 (the reference reader counts an invalid line).
-    Checked on the whole batch at once: one pass of numpy instead of several per log.
+    Checked on the whole batch at once: one pass of numpy instead of several per log, into
+    `scratch` (at least as long as the text), since fresh memory costs a page fault per page.
     """
     items = chunk.items
     text = np.frombuffer(chunk.buf, np.uint8, items[-1].end)
-    newlines = np.flatnonzero(text == _NEWLINE)
+    flags = scratch[:len(text)]
+    newlines = np.flatnonzero(np.equal(text, _NEWLINE, out=flags))
     starts = np.concatenate(([0], newlines[:-1] + 1))
     log_starts = np.array([item.start for item in items])
     # Newlines up to each log's end: every log ends in one.
@@ -122,8 +124,8 @@ def _lines(chunk: _Chunk) -> tuple[list[_Chunk], list[_Item]]:
                      prepend=0)
     bad = np.zeros(len(items), bool)
     bad[np.searchsorted(log_starts, starts[text[starts] != _BRACE], "right") - 1] = True
-    if (text >= 0x80).any():
-        for i in np.unique(np.searchsorted(log_starts, np.flatnonzero(text >= 0x80),
+    if np.greater_equal(text, 0x80, out=flags).any():
+        for i in np.unique(np.searchsorted(log_starts, np.flatnonzero(flags),
                                            "right") - 1):
             try:
                 chunk.text(items[i]).decode("utf-8")
@@ -148,15 +150,16 @@ def _lines(chunk: _Chunk) -> tuple[list[_Chunk], list[_Item]]:
 class _Batch:
     """Logs of one role read into one buffer, to be parsed together."""
 
-    def __init__(self, role: str) -> None:
+    def __init__(self, role: str, buffers: list[bytearray]) -> None:
         self.role = role
+        self.buffers = buffers  # free buffers of BUFFER_BYTES, shared by the batches
         self.buf = bytearray()
         self.size = 0
         self.items: list[_Item] = []
 
     def fits(self, size: int) -> bool:
         if not self.buf:
-            self.buf = bytearray(BATCH_BYTES + (1 << 20))
+            self.buf = self.buffers.pop() if self.buffers else bytearray(_buffer_bytes())
         return self.size + size + 1 <= len(self.buf)
 
     def take(self) -> _Chunk:
@@ -187,6 +190,10 @@ class _Batch:
         self.items.append(_Item(index, path, start, end))
         self.size = end
         return None
+
+
+def _buffer_bytes() -> int:
+    return BATCH_BYTES + (1 << 20)
 
 
 @dataclass
@@ -291,16 +298,23 @@ class _Reader:
         self.worker = worker
         self.out = out
         self.pending: deque[tuple[_Chunk, Future[_Parsed | None]]] = deque()
+        # Buffers are used again once interpreted: fresh memory costs a page fault per page.
+        self.buffers: list[bytearray] = []
+        self.scratch = np.empty(_buffer_bytes(), bool)
 
     def flush(self, batch: _Batch) -> None:
         if not batch.items:
             return
         chunk = batch.take()
-        runs, others = _lines(chunk)
+        if len(self.scratch) < chunk.items[-1].end:
+            self.scratch = np.empty(chunk.items[-1].end, bool)
+        runs, others = _lines(chunk, self.scratch)
         for item in others:
             self.out[item.index] = parse_log(item.path, chunk.role, chunk.text(item))
         for run in runs:
             self.pending.append((run, self.worker.submit(_read, run)))
+        if not runs:
+            self.recycle(chunk.buf)
         # One chunk parsing while this thread reads and interprets: both cores busy.
         while len(self.pending) > 1:
             self.finish()
@@ -308,6 +322,12 @@ class _Reader:
     def finish(self) -> None:
         chunk, future = self.pending.popleft()
         _parse(chunk, future.result(), self.out)
+        if all(other.buf is not chunk.buf for other, _ in self.pending):
+            self.recycle(chunk.buf)
+
+    def recycle(self, buf: bytearray) -> None:
+        if len(buf) == _buffer_bytes():
+            self.buffers.append(buf)
 
 
 def read_logs(requests: Sequence[tuple[Path, str]]) -> list[AppLog]:
@@ -318,7 +338,7 @@ def read_logs(requests: Sequence[tuple[Path, str]]) -> list[AppLog]:
         reader = _Reader(worker, out)
         for index, (path, role) in enumerate(requests):
             if role not in batches:
-                batches[role] = _Batch(role)
+                batches[role] = _Batch(role, reader.buffers)
             batch = batches[role]
             try:
                 with path.open("rb") as file:
