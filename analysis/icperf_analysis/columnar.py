@@ -234,13 +234,23 @@ def _read(chunk: _Chunk) -> _Parsed | None:
                    known, second)
 
 
-def _others(chunk: _Chunk, item: _Item, rows: np.ndarray) -> list[Any]:
-    """The records on lines `rows` of a log, decoded by the json module."""
+def _text_lines(chunk: _Chunk, item: _Item, rows: list[int]) -> list[bytes]:
+    """Lines `rows` of a log."""
     if len(rows) > 2 * _NEAR_END or not all(r < _NEAR_END or r >= item.lines - _NEAR_END
                                             for r in rows):
         lines = chunk.text(item).split(b"\n")
-        return [json.loads(lines[r]) for r in rows]
-    return [json.loads(chunk.line(item, int(r))) for r in rows]
+        return [lines[r] for r in rows]
+    return [chunk.line(item, r) for r in rows]
+
+
+def _decode(lines: list[bytes]) -> list[Any] | None:
+    """The records on `lines`, each a JSON object Arrow read as one row, decoded by one
+    call of the json module; None when it refuses one of them."""
+    try:
+        records = json.loads(b"[" + b",".join(lines) + b"]")
+    except ValueError:
+        return None
+    return records if len(records) == len(lines) else None
 
 
 def _pick(columns: dict[str, np.ndarray], rows: slice, mine: np.ndarray
@@ -270,24 +280,36 @@ def _parse(chunk: _Chunk, parsed: _Parsed | None, out: list[AppLog | None]) -> N
                 part = _Chunk(role, chunk.buf, half)
                 _parse(part, _read(part), out)
         return
-    row = 0
-    for item in items:
-        rows = slice(row, row + item.lines)
-        row += item.lines
-        if not parsed.known[rows].all():
+    # Row offsets of the logs; the rows that are not `second` records, and unknown ones.
+    bounds = np.cumsum([0, *(item.lines for item in items)])
+    other_rows = np.flatnonzero(~parsed.second)
+    cuts = np.searchsorted(other_rows, bounds).tolist()
+    unknown = np.zeros(len(items), bool)
+    unknown[np.searchsorted(bounds, np.flatnonzero(~parsed.known), "right") - 1] = True
+    todo: list[tuple[_Item, int, list[int]]] = []
+    for i, item in enumerate(items):
+        if unknown[i]:
             # An unknown version must be refused naming the file, a record without one
             # counted: the reference reader does both.
             out[item.index] = parse_log(item.path, role, chunk.text(item))
             continue
-        mine = parsed.second[rows]
-        try:
-            others = _others(chunk, item, np.flatnonzero(~mine))
-        except ValueError:  # a line Arrow accepts and the json module does not
+        start = int(bounds[i])
+        todo.append((item, start, (other_rows[cuts[i]:cuts[i + 1]] - start).tolist()))
+    # The few other records (start, summary, hist) of every log, decoded together.
+    texts = [_text_lines(chunk, item, rows) for item, _start, rows in todo]
+    decoded = _decode([line for lines in texts for line in lines])
+    at = 0
+    for (item, start, rows), lines in zip(todo, texts, strict=True):
+        others = decoded[at:at + len(rows)] if decoded is not None else _decode(lines)
+        at += len(rows)
+        if others is None:  # a line Arrow accepts and the json module does not
             out[item.index] = parse_log(item.path, role, chunk.text(item))
             continue
-        out[item.index] = interpret(item.path, role,
-                                    *valid_seconds(role, _pick(parsed.columns, rows, mine)),
-                                    others, reader="arrow")
+        span = slice(start, start + item.lines)
+        out[item.index] = interpret(
+            item.path, role,
+            *valid_seconds(role, _pick(parsed.columns, span, parsed.second[span])),
+            others, reader="arrow")
 
 
 class _Reader:

@@ -195,3 +195,23 @@ def test_logs_arrow_must_not_read_leave_their_batch_to_the_reference(tmp_path: P
         assert log.path == path
         _same(log, read_log(path, role))
     assert logs[5].corrupt_lines == 2 and logs[8].corrupt_lines == 1
+
+
+def test_a_record_the_json_module_refuses_among_other_logs(tmp_path: Path) -> None:
+    # A raw control character inside a string: Arrow reads the line, the json module does
+    # not. The other records of a batch are decoded together: the log with that line is
+    # read by the reference reader, the others stay columnar.
+    requests = []
+    for i in range(4):
+        path = tmp_path / f"{i}.jsonl"
+        path.write_text(log_text("send", SEND))
+        requests.append((path, "send"))
+    lines = requests[2][0].read_bytes().splitlines()
+    lines[0] = lines[0].replace(b'"app": "send"', b'"app": "se\\u0000nd\x01"', 1)
+    assert b"\x01" in lines[0]
+    requests[2][0].write_bytes(b"\n".join(lines) + b"\n")
+    logs = columnar.read_logs(requests)
+    for log, (path, role) in zip(logs, requests, strict=True):
+        _same(log, read_log(path, role))
+    assert [log.reader for log in logs] == ["arrow", "arrow", "json", "arrow"]
+    assert logs[2].corrupt_lines == 1
