@@ -43,67 +43,102 @@ class Aggregates:
     maxima: pd.DataFrame  # best test per configuration over the swept rates
 
 
+@dataclass(frozen=True)
+class _Runs:
+    """Rows of a per-second table taken app by app: `rows` (positions in the table) in runs
+    of one app each, run i starting at starts[i] and belonging to app ids[i].
+
+    The loader writes each app's seconds together, so the runs are the table's own order
+    and no row moves; any other table is sorted by app first (stably: the seconds of an
+    app keep their order).
+    """
+
+    rows: np.ndarray
+    starts: np.ndarray
+    ids: np.ndarray
+
+    @classmethod
+    def of(cls, app_idx: np.ndarray, rows: np.ndarray) -> _Runs:
+        apps = app_idx[rows]
+        if (apps[1:] < apps[:-1]).any():
+            order = np.argsort(apps, kind="stable")
+            rows, apps = rows[order], apps[order]
+        starts = np.flatnonzero(np.diff(apps, prepend=-1))  # app_idx is never negative
+        return cls(rows, starts, apps[starts])
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.starts, append=len(self.rows))
+
+    def sums(self, column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sum of each run's values that are not NaN, and how many there are."""
+        values = column[self.rows]  # a copy, cleared of NaN in place
+        unknown = np.isnan(values)
+        values[unknown] = 0.0
+        counts = self.lengths - np.add.reduceat(unknown, self.starts, dtype=np.int64)
+        return np.add.reduceat(values, self.starts), counts
+
+
 def steady_window(seconds: pd.DataFrame, window: Window) -> tuple[np.ndarray, pd.Series]:
     """Rows inside each app's steady-state window, and which apps ran too short to trim.
 
     An app whose last second is at most warmup + cooldown keeps all its seconds (flagged short)
     rather than losing all of them.
     """
-    last = seconds.groupby("app_idx")["sec"].transform("max")
+    sec = seconds["sec"].to_numpy()
+    if not len(sec):
+        return np.zeros(0, bool), pd.Series(dtype=bool)
+    runs = _Runs.of(seconds["app_idx"].to_numpy(), np.arange(len(sec)))
+    last_of_app = np.fmax.reduceat(sec[runs.rows], runs.starts)  # NaN-skipping max
+    last = np.empty(len(sec))
+    last[runs.rows] = np.repeat(last_of_app, runs.lengths)
     short = last <= window.warmup + window.cooldown
-    inside = (seconds["sec"] > window.warmup) & (seconds["sec"] <= last - window.cooldown)
-    short_apps = short.groupby(seconds["app_idx"]).any()
-    return (inside | short).to_numpy(), short_apps
-
-
-def _sums(values: np.ndarray, codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of each group's values that are not NaN, and how many there are."""
-    known = ~np.isnan(values)
-    sums = np.bincount(codes, weights=np.where(known, values, 0.0), minlength=size)
-    return sums[:-1], np.bincount(codes, weights=known, minlength=size)[:-1]
+    inside = (sec > window.warmup) & (sec <= last - window.cooldown)
+    short_apps = pd.Series(last_of_app <= window.warmup + window.cooldown, index=runs.ids)
+    return inside | short, short_apps
 
 
 def app_statistics(dataset: Dataset, kept: np.ndarray, short_apps: pd.Series) -> pd.DataFrame:
     """Mean, standard deviation and coefficient of variation of each app's rate, and more.
 
-    The per-second table is read one column at a time and never copied whole: rows outside
-    the steady window go to a group of their own (the last), which is then dropped. The
-    means and sums of counters are exact (integers far below 2**53, whatever the order of
-    addition); the rate's mean and deviation come from pandas as the thesis' figures do.
+    The per-second table is read one column at a time and never copied whole. The means and
+    sums of counters are exact (integers far below 2**53, whatever the order of addition);
+    the rate's mean and deviation come from pandas as the thesis' figures do.
     """
     seconds = dataset.seconds
     apps = dataset.apps
     app_idx = seconds["app_idx"].to_numpy()
-    size = int(apps.index.max()) + 2 if len(apps) else 1
-    codes = np.where(kept, app_idx, size - 1)
+    runs = _Runs.of(app_idx, np.flatnonzero(kept))
     # The rate of each row is the counter its app's role reports as its rate.
-    role_codes = np.full(size, -1, np.int8)
-    roles = apps["role"].to_numpy()
+    role_codes = np.full(int(apps.index.max()) + 1 if len(apps) else 0, -1, np.int8)
     for code, role in enumerate(RATE_OF_ROLE):
-        role_codes[apps.index.to_numpy()[roles == role]] = code
-    row_roles = role_codes[app_idx]
-    rate = np.full(len(seconds), np.nan)
+        role_codes[apps.index[apps["role"] == role].to_numpy()] = code
+    row_roles = role_codes[app_idx[runs.rows]]
+    rate = np.full(len(runs.rows), np.nan)
     for code, column in enumerate(RATE_OF_ROLE.values()):
         chosen = row_roles == code
-        rate[chosen] = seconds[column].to_numpy()[chosen]
-    groups = pd.Series(rate[kept]).groupby(app_idx[kept])
+        rate[chosen] = seconds[column].to_numpy()[runs.rows[chosen]]
+    groups = pd.Series(rate).groupby(app_idx[runs.rows])
     stats = pd.DataFrame({"seconds_used": groups.size(), "rate_mean": groups.mean(),
                           "rate_std": groups.std(ddof=1)})
-    del rate, groups
-    index = stats.index.to_numpy()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for name in MEAN_COLUMNS:
-            sums, counts = _sums(seconds[name].to_numpy(), codes, size)
-            stats[f"{name}_mean"] = (sums / counts)[index]
-        for name in SUM_COLUMNS:
-            sums, counts = _sums(seconds[name].to_numpy(), codes, size)
-            stats[name] = np.where(counts > 0, sums, np.nan)[index]
-        rtt = seconds["rtt_mean_ns"].to_numpy()
-        echoed = seconds["echoed"].to_numpy()
-        weighted, n_weighted = _sums(rtt * echoed, codes, size)
-        weight, n_weight = _sums(np.where(np.isnan(rtt), np.nan, echoed), codes, size)
-        stats["rtt_steady_mean_ns"] = (np.where(n_weighted > 0, weighted, np.nan)
-                                       / np.where(n_weight > 0, weight, np.nan))[index]
+    del rate, groups, row_roles
+    if len(runs.rows):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name in MEAN_COLUMNS:
+                sums, counts = runs.sums(seconds[name].to_numpy())
+                stats[f"{name}_mean"] = sums / counts
+            for name in SUM_COLUMNS:
+                sums, counts = runs.sums(seconds[name].to_numpy())
+                stats[name] = np.where(counts > 0, sums, np.nan)
+            rtt = seconds["rtt_mean_ns"].to_numpy()
+            echoed = seconds["echoed"].to_numpy()
+            weighted, n_weighted = runs.sums(rtt * echoed)
+            weight, n_weight = runs.sums(np.where(np.isnan(rtt), np.nan, echoed))
+            stats["rtt_steady_mean_ns"] = (np.where(n_weighted > 0, weighted, np.nan)
+                                           / np.where(n_weight > 0, weight, np.nan))
+    else:
+        for name in (*(f"{c}_mean" for c in MEAN_COLUMNS), *SUM_COLUMNS, "rtt_steady_mean_ns"):
+            stats[name] = np.nan
     apps = apps.join(stats)
     apps["seconds_used"] = apps["seconds_used"].fillna(0).astype(int)
     apps["rate_cv"] = apps["rate_std"] / apps["rate_mean"]

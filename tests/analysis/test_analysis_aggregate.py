@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -7,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from icperf_analysis.aggregate import Aggregates
-from icperf_analysis.load import Dataset
+from icperf_analysis.aggregate import Aggregates, Window, aggregate
+from icperf_analysis.load import Dataset, load_results
 
 from analysis_trees import analyse, latency_test, log_text, params, throughput_test, write_test
 
@@ -179,3 +180,32 @@ def test_loss_counts_whole_run_not_shifted_windows(tmp_path: Path) -> None:
     assert row["m_pps"] == pytest.approx(900_000)
     assert row["sent_pps"] == pytest.approx(800_000)
     assert row["loss_ratio"] == 0.0
+
+
+@pytest.mark.parametrize("tree", ["icperf_tree", "thesis_tree"])
+def test_rows_in_any_order_aggregate_alike(tree: str, request: pytest.FixtureRequest) -> None:
+    # The loader writes each app's seconds together; a table in any other order (rows of
+    # apps interleaved, an app's seconds reversed) must give the same statistics.
+    dataset = load_results(request.getfixturevalue(tree))
+    agg = aggregate(dataset, Window())
+    order = np.random.default_rng(7).permutation(len(dataset.seconds))
+    shuffled = dataclasses.replace(dataset,
+                                   seconds=dataset.seconds.iloc[order].reset_index(drop=True))
+    assert (np.diff(shuffled.seconds["app_idx"].to_numpy()) < 0).any()
+    again = aggregate(shuffled, Window())
+    np.testing.assert_array_equal(again.kept, agg.kept[order])
+    pd.testing.assert_frame_equal(again.summary, agg.summary, check_exact=False, rtol=1e-12)
+    pd.testing.assert_frame_equal(again.apps, agg.apps, check_exact=False, rtol=1e-12)
+
+
+def test_no_seconds_at_all(tmp_path: Path) -> None:
+    # Tests whose logs hold no second record: every app's statistics are unknown, none fail.
+    folder = throughput_test(tmp_path, [500_000.0])
+    for log in folder.glob("*.jsonl"):
+        log.write_text("".join(line + "\n" for line in log.read_text().splitlines()
+                               if '"second"' not in line))
+    dataset, agg = analyse(tmp_path)
+    assert dataset.seconds.empty
+    assert (agg.apps["seconds_used"] == 0).all()
+    assert agg.apps["rate_mean"].isna().all() and agg.apps["sent_mean"].isna().all()
+    assert agg.summary["m_pps"].isna().all()
