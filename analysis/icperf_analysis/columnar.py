@@ -110,22 +110,24 @@ def _lines(chunk: _Chunk, scratch: np.ndarray) -> tuple[list[_Chunk], list[_Item
     Each line must start with `{` (no blank lines, nothing split across lines): then a line
     is one row or a parse error, unless it holds two objects, which the row count reveals.
     The text must be ASCII or valid UTF-8 (the reference reader counts an invalid line).
-    Checked on the whole batch at once: one pass of numpy instead of several per log, into
-    `scratch` (at least as long as the text), since fresh memory costs a page fault per page.
+    Checked on the whole batch at once, by numpy into `scratch` (two rows at least as long as
+    the text): fresh memory costs a page fault per page.
     """
     items = chunk.items
     text = np.frombuffer(chunk.buf, np.uint8, items[-1].end)
-    flags = scratch[:len(text)]
-    newlines = np.flatnonzero(np.equal(text, _NEWLINE, out=flags))
-    starts = np.concatenate(([0], newlines[:-1] + 1))
+    newline, flags = scratch[0, :len(text)], scratch[1, :len(text) - 1]
+    np.equal(text, _NEWLINE, out=newline)
+    # Every log ends in a newline: its lines are its newlines.
+    counts = [int(np.count_nonzero(newline[item.start:item.end])) for item in items]
     log_starts = np.array([item.start for item in items])
-    # Newlines up to each log's end: every log ends in one.
-    counts = np.diff(np.searchsorted(newlines, [item.end - 1 for item in items], "right"),
-                     prepend=0)
     bad = np.zeros(len(items), bool)
-    bad[np.searchsorted(log_starts, starts[text[starts] != _BRACE], "right") - 1] = True
-    if np.greater_equal(text, 0x80, out=flags).any():
-        for i in np.unique(np.searchsorted(log_starts, np.flatnonzero(flags),
+    bad[0] = text[0] != _BRACE
+    # A newline followed by anything but `{` (the last one ends the batch).
+    np.logical_and(newline[:-1], np.not_equal(text[1:], _BRACE, out=flags), out=flags)
+    if flags.any():
+        bad[np.searchsorted(log_starts, np.flatnonzero(flags) + 1, "right") - 1] = True
+    if np.greater_equal(text, 0x80, out=newline).any():
+        for i in np.unique(np.searchsorted(log_starts, np.flatnonzero(newline),
                                            "right") - 1):
             try:
                 chunk.text(items[i]).decode("utf-8")
@@ -134,7 +136,7 @@ def _lines(chunk: _Chunk, scratch: np.ndarray) -> tuple[list[_Chunk], list[_Item
     runs: list[_Chunk] = []
     others: list[_Item] = []
     run: list[_Item] = []
-    for item, lines, refused in zip(items, counts.tolist(), bad.tolist(), strict=True):
+    for item, lines, refused in zip(items, counts, bad.tolist(), strict=True):
         if refused:
             others.append(item)
             if run:
@@ -322,14 +324,14 @@ class _Reader:
         self.pending: deque[tuple[_Chunk, Future[_Parsed | None]]] = deque()
         # Buffers are used again once interpreted: fresh memory costs a page fault per page.
         self.buffers: list[bytearray] = []
-        self.scratch = np.empty(_buffer_bytes(), bool)
+        self.scratch = np.empty((2, _buffer_bytes()), bool)
 
     def flush(self, batch: _Batch) -> None:
         if not batch.items:
             return
         chunk = batch.take()
-        if len(self.scratch) < chunk.items[-1].end:
-            self.scratch = np.empty(chunk.items[-1].end, bool)
+        if self.scratch.shape[1] < chunk.items[-1].end:
+            self.scratch = np.empty((2, chunk.items[-1].end), bool)
         runs, others = _lines(chunk, self.scratch)
         for item in others:
             self.out[item.index] = parse_log(item.path, chunk.role, chunk.text(item))
