@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -354,13 +354,14 @@ class _Reader:
             self.buffers.append(buf)
 
 
-def read_logs(requests: Sequence[tuple[Path, str]]) -> list[AppLog]:
+def read_logs(requests: Iterable[tuple[Path, str]]) -> list[AppLog]:
     """Read every (log path, role) as records.read_log would, in the order given."""
-    out: list[AppLog | None] = [None] * len(requests)
+    out: list[AppLog | None] = []
     batches: dict[str, _Batch] = {}
     with ThreadPoolExecutor(max_workers=1) as worker:
         reader = _Reader(worker, out)
         for index, (path, role) in enumerate(requests):
+            out.append(None)
             if role not in batches:
                 batches[role] = _Batch(role, reader.buffers)
             batch = batches[role]
@@ -383,5 +384,5 @@ def read_logs(requests: Sequence[tuple[Path, str]]) -> list[AppLog]:
         while reader.pending:
             reader.finish()
     logs = [log for log in out if log is not None]
-    assert len(logs) == len(requests)
+    assert len(logs) == len(out)
     return logs

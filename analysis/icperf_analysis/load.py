@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -318,25 +319,31 @@ def load_results(root: Path, thesis_hosts: str = "local") -> Dataset:
         raise InputError(f"{root}: not a directory")
     root = root.resolve()
     builder = _Builder()
-    # Tests are found first and their logs read afterwards, all together: the columnar
-    # reader parses many logs per call (columnar.py).
     found: list[tuple[Path, dict[str, Any]] | ThesisTest] = []
     requests: list[tuple[Path, str]] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        here = Path(dirpath)
-        if TEST_FILE in filenames:
-            doc = _read_test_json(here / TEST_FILE)
-            found.append((here, doc))
-            requests += _log_requests(here, doc)
-            dirnames[:] = []
-        elif not dirnames and filenames:
-            thesis = read_leaf(here, thesis_hosts)
-            if thesis is not None:
-                found.append(thesis)
-            else:
-                builder.ignored.append(here.relative_to(root).as_posix())
-    logs = dict(zip(requests, read_logs(requests), strict=True))
+
+    def walk() -> Iterator[tuple[Path, str]]:
+        """The logs of the tests, as the walk finds them: the columnar reader parses the
+        first ones while the walk goes on."""
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            here = Path(dirpath)
+            if TEST_FILE in filenames:
+                doc = _read_test_json(here / TEST_FILE)
+                found.append((here, doc))
+                new = _log_requests(here, doc)
+                requests.extend(new)
+                yield from new
+                dirnames[:] = []
+            elif not dirnames and filenames:
+                thesis = read_leaf(here, thesis_hosts)
+                if thesis is not None:
+                    found.append(thesis)
+                else:
+                    builder.ignored.append(here.relative_to(root).as_posix())
+
+    read = read_logs(walk())
+    logs = dict(zip(requests, read, strict=True))
     for item in found:
         if isinstance(item, ThesisTest):
             _add_thesis_test(builder, root, item)
