@@ -154,7 +154,7 @@ class _Batch:
 
     def __init__(self, role: str, buffers: list[bytearray]) -> None:
         self.role = role
-        self.buffers = buffers  # free buffers of BUFFER_BYTES, shared by the batches
+        self.buffers = buffers  # free buffers of _buffer_bytes(), shared by the batches
         self.buf = bytearray()
         self.size = 0
         self.items: list[_Item] = []
