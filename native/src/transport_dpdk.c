@@ -40,6 +40,8 @@
  * the driver cannot tell (transport_dpdk_drain.c), after TX_DRAIN_MS. */
 #define TX_DRAIN_TIMEOUT_MS 2000
 #define TX_DRAIN_MS 100
+/* Receive descriptors of a sender, which never polls them (the port may round it up). */
+#define SEND_RX_RING 64
 #define LINK_WAIT_MS 5000
 
 struct dpdk_transport {
@@ -261,11 +263,14 @@ static int dpdk_setup_port(struct dpdk_transport *d, const struct options *o)
 			"%s\n", port, rte_strerror(-rc));
 		return 1;
 	}
-	uint16_t nrx = (uint16_t)o->ring, ntx = (uint16_t)o->ring;
+	/* The sender never polls its receive queue: it gets the smallest ring the port takes
+	 * and a small pool. A NIC's driver fills its whole receive ring with mbufs when the
+	 * port starts (an 82576 VF's, up to 4096 descriptors, from a pool of 512 failed). */
+	uint16_t nrx = o->role == ROLE_SEND ? SEND_RX_RING : (uint16_t)o->ring;
+	uint16_t ntx = (uint16_t)o->ring;
 	rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
 	const unsigned slack = 2 * o->burst + 3 * POOL_CACHE;
-	/* The sender never polls its receive queue: a small pool is enough to start it. */
-	unsigned rx_count = o->role == ROLE_SEND ? slack + 512u : nrx + slack;
+	unsigned rx_count = o->role == ROLE_SEND ? nrx + slack + 512u : nrx + slack;
 	if (o->role == ROLE_SERVER)
 		rx_count += ntx; /* echoed frames wait in the transmit ring */
 	d->rx_pool = make_pool("icperf_rx", rx_count, RX_DATA_ROOM, socket);

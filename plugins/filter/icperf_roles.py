@@ -32,6 +32,7 @@ class FilterModule:
             "ovs_start_plan": _filter(dpdkconf.ovs_start_plan),
             "ovs_stop_plan": _filter(dpdkconf.ovs_stop_plan),
             "ovs_bridge_argv": _filter(dpdkconf.ovs_bridge_argv),
+            "sriov_counter_deltas": _filter(sriovconf.counter_deltas),
             "sriov_test_vfs": _filter(sriovconf.vfs_for_test),
             "sriov_vf_settings": _filter(sriovconf.vf_settings),
         }

@@ -170,3 +170,40 @@ def vf_settings(vfs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
             entry["mac"] = vf["mac"]
         settings.append(entry)
     return settings
+
+
+# Counters read from device registers are 32 bits wide and wrap.
+_REGISTER_WRAP = 1 << 32
+
+
+def counter_deltas(
+    before: Mapping[str, Mapping[str, Any]],
+    after: Mapping[str, Mapping[str, Any]],
+    containers: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """Per container, what its VF's counters moved between two icperf.lab.sriov_vf_counters
+    readings (``before`` and ``after``, by VF PCI address), with the VF's facts.
+
+    ``containers`` are the test's VFs as vswitch_sriov publishes them (name, pf, index, pci,
+    netdev). A VF whose counters came from different sources, or from none, has
+    ``counters`` null: the two readings do not count the same frames.
+    """
+    facts = []
+    for container in containers:
+        pci = str(container["pci"])
+        first, last = before.get(pci) or {}, after.get(pci) or {}
+        source = last.get("source", "none")
+        counters = None
+        if source != "none" and first.get("source") == source:
+            wrap = _REGISTER_WRAP if source == "registers" else None
+            counters = {}
+            for key in ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes"):
+                moved = int(last[key]) - int(first[key])
+                counters[key] = moved % wrap if wrap else moved
+        facts.append({
+            "container": container["name"], "pf": container["pf"], "index": container["index"],
+            "pci": pci, "driver": last.get("driver", ""),
+            "netdev": first.get("netdev") or container.get("netdev") or "",
+            "counters_source": source, "counters": counters,
+        })  # fmt: skip
+    return facts

@@ -71,3 +71,32 @@ def test_a_host_without_the_sriov_nics_asked_is_refused_first(
     assert any(re.search(message, text) for text in messages), messages
     assert host_state() == clean_host
     assert not (tmp_path / "results").exists()
+
+
+def test_reprovision_checks_the_sriov_nics_before_any_change(
+    tmp_path: Path, clean_host: dict[str, Any]
+) -> None:
+    """reprovision.yml creates the VFs of sriov_pfs again (role sriov): on a host without
+    the PF asked it stops in its checks, naming the variable, before anything changed and
+    without recording a provisioning."""
+    record = tmp_path / "reprovision.json"
+    extravars = {
+        "sriov_pfs": [{"pf": "0000:7f:1f.7", "num_vfs": 2}],
+        "reprovision_state_file": str(record),
+        # The kernel command line is not this test's: the CI machine has no GRUB.
+        "reprovision_kernel_cmdline": False,
+    }
+
+    run = run_playbook(tmp_path, "reprovision.yml", extravars)
+
+    assert run.rc != 0
+    messages = _refusal(run)
+    assert any(
+        re.search(r"^sriov_pfs\[0\]\.pf: this host has no PCI device 0000:7f:1f\.7", text)
+        for text in messages
+    ), messages
+    # Refused in the checks: no DKMS module looked for, nothing created, nothing recorded.
+    tasks = [e["event_data"].get("task") for e in run.events if e.get("event") == "runner_on_ok"]
+    assert "Find the DKMS modules the running kernel lacks" not in tasks
+    assert not record.exists()
+    assert host_state() == clean_host
