@@ -147,9 +147,7 @@ def wire_netdev(nic: int, end: str, port: int) -> str:
     if end not in ("listen", "connect"):
         raise ValueError(f"wire end {end!r} is not listen or connect")
     options = "server=on" if end == "listen" else "server=off,reconnect-ms=1000"
-    return (
-        f"stream,id=lab{nic},{options},addr.type=inet,addr.host=127.0.0.1,addr.port={port}"
-    )
+    return f"stream,id=lab{nic},{options},addr.type=inet,addr.host=127.0.0.1,addr.port={port}"
 
 
 @dataclass
