@@ -10,6 +10,7 @@ from ansible_collections.icperf.lab.plugins.module_utils.labspec import (
     ContainerSpec,
     load_lab_file,
     parse_lab,
+    place_hosts,
 )
 from ansible_collections.icperf.lab.plugins.module_utils.vswitches import (
     ATTACH_VF_NETDEV,
@@ -53,25 +54,41 @@ def place_lab(
     socket_dir: str = "/run/icperf/vhost",
     siblings: object = None,
     dimension: str | None = None,
+    here: str | None = None,
+    lab_hosts: list[str] | None = None,
 ) -> tuple[list[dict[str, object]], list[int]]:
-    """The containers of ``lab`` (see lab_containers) and the switch's cores, allocated once."""
+    """The containers of ``lab`` (see lab_containers) and the switch's cores, allocated once.
+
+    With ``here`` and ``lab_hosts`` (the run's inventory hosts), only the containers placed
+    on host ``here`` are returned, their cores taken from its ``host_cores``; a container
+    whose peer is placed on another host has no ``peer`` and is ``remote``.
+    """
     row = traits(vswitch)
     if not isinstance(socket_dir, str) or not socket_dir.startswith("/"):
         raise IcperfInputError(f"socket_dir: {socket_dir!r} is not an absolute path")
     parsed = parse_lab(lab, dimension)
+    placed = place_hosts(parsed, lab_hosts)
+    mine = [
+        position for position, host in enumerate(placed)
+        if here is None or lab_hosts is None or host == here
+    ]  # fmt: skip
     allocation = allocate_cores(
         host_cores,
-        [spec.cpus for spec in parsed.containers],
+        [parsed.containers[position].cpus for position in mine],
         reserved_cores=reserved_cores,
         switch_cores=switch_cores,
         siblings=siblings if siblings is not None else parsed.siblings,
         per_container=parsed.cpus_per_container,
     )
     names = {spec.ip: spec.name for spec in parsed.containers}
+    hosts = {spec.ip: host for spec, host in zip(parsed.containers, placed, strict=True)}
     # Derived names can collide even when the lab's own fields are unique.
     owners: dict[str, int] = {}
     result: list[dict[str, object]] = []
-    for position, spec in enumerate(parsed.containers):
+    for mine_index, position in enumerate(mine):
+        spec = parsed.containers[position]
+        peer_host = hosts.get(spec.peer_ip)
+        remote = spec.remote or peer_host != placed[position]
         needs = {ATTACH_VF_PCI: ("vf_pci", spec.vf_pci), ATTACH_VF_NETDEV: ("vf", spec.vf)}
         if row.attach in needs and needs[row.attach][1] is None:
             raise IcperfInputError(
@@ -96,9 +113,12 @@ def place_lab(
             "netmask": spec.prefix,
             "peer_ip": str(spec.peer_ip),
             "peer_mac": spec.peer_mac,
-            "peer": None if spec.remote else names[spec.peer_ip],
-            "remote": spec.remote,
-            "cpus": allocation.containers[position],
+            "peer": None if remote else names[spec.peer_ip],
+            "remote": remote,
+            "host": placed[position],
+            # Where the peer runs: None when it is in no lab file of this run (remote: true).
+            "peer_host": peer_host,
+            "cpus": allocation.containers[mine_index],
             "shared_cores": allocation.shared,
             "sock": sock,
             "vf": spec.vf,

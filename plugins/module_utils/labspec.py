@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ansible_collections.icperf.lab.plugins.module_utils.addresses import (
@@ -26,7 +26,7 @@ PEER_APP = {"send": "recv", "recv": "send", "client": "server", "server": "clien
 DIMENSION_APPS = {"throughput": ("send", "recv"), "latency": ("client", "server")}
 CONTAINER_FIELDS = (
     "name", "app", "ip", "mac", "netmask", "peer_ip", "peer_mac",
-    "cpus", "sock", "vf", "vf_pci", "remote",
+    "cpus", "sock", "vf", "vf_pci", "remote", "host",
 )  # fmt: skip
 LONG_KEYS = ("containers", "siblings", "description")
 SHORT_KEYS = (
@@ -55,6 +55,8 @@ class ContainerSpec:
     vf: str | None
     vf_pci: str | None
     remote: bool
+    # The inventory host the container runs on; None: the first lab host.
+    host: str | None = None
 
 
 @dataclass
@@ -124,6 +126,7 @@ def _parse_container(entry: object, position: int) -> ContainerSpec:
             entry["vf_pci"], f"{where}.vf_pci"
         ),
         remote=parse_bool(entry.get("remote", False), f"{where}.remote"),
+        host=None if entry.get("host") is None else _text(entry["host"], f"{where}.host"),
     )
 
 
@@ -299,6 +302,47 @@ def parse_lab(lab: object, dimension: str | None = None) -> Lab:
     _check_peers(specs)
     pairs = sum(1 for spec in specs if spec.app in ("send", "client"))
     return Lab(specs, str(lab_dimension), pairs, per_container, lab.get("siblings"))
+
+
+def place_hosts(lab: Lab, lab_hosts: Sequence[str] | None = None) -> list[str | None]:
+    """The inventory host of each container: its ``host``, else the first lab host.
+
+    ``lab_hosts`` are the hosts the run targets, in inventory order (the play's hosts); a
+    container placed on another host is an error naming its ``host`` field. Without
+    ``lab_hosts`` (no inventory at hand) an unplaced container's host is None.
+    """
+    first = lab_hosts[0] if lab_hosts else None
+    placed: list[str | None] = []
+    for position, spec in enumerate(lab.containers):
+        if spec.host is not None and lab_hosts is not None and spec.host not in lab_hosts:
+            raise IcperfInputError(
+                f"containers[{position}].host: {spec.host} is not a lab host of the inventory "
+                f"(icperf_hosts: {', '.join(lab_hosts) or 'none'})"
+            )
+        placed.append(spec.host or first)
+    return placed
+
+
+def is_remote(lab: Lab, placed: Sequence[str | None]) -> bool:
+    """L = remote: a container talks to a peer on another host (thesis Table 5.1)."""
+    return any(spec.remote for spec in lab.containers) or len(set(placed)) > 1
+
+
+def check_remote(lab: Lab, lab_hosts: Sequence[str]) -> bool:
+    """Place the containers on ``lab_hosts``; whether the lab is remote.
+
+    A remote lab with one lab host is refused, naming the container that needs another.
+    """
+    placed = place_hosts(lab, lab_hosts)
+    remote = is_remote(lab, placed)
+    if remote and len(lab_hosts) < 2:
+        position = next(i for i, spec in enumerate(lab.containers) if spec.remote)
+        raise IcperfInputError(
+            f"containers[{position}].remote: true, so its peer runs on another host, but "
+            f"the inventory gives one lab host ({', '.join(lab_hosts) or 'none'}); a remote "
+            "test needs two hosts in icperf_hosts"
+        )
+    return remote
 
 
 def load_lab_file(path: str) -> object:

@@ -13,8 +13,11 @@ from ansible_collections.icperf.lab.plugins.module_utils.identity import (
     result_path,
 )
 from ansible_collections.icperf.lab.plugins.module_utils.labspec import (
+    check_remote,
+    is_remote,
     load_lab_file,
     parse_lab,
+    place_hosts,
 )
 from ansible_collections.icperf.lab.plugins.module_utils.params import (
     FLAGS,
@@ -65,7 +68,9 @@ def read_labs(paths: object) -> dict[str, object]:
 
 
 def test_matrix(
-    params: Mapping[str, Any], labs: Mapping[str, object] | None = None
+    params: Mapping[str, Any],
+    labs: Mapping[str, object] | None = None,
+    lab_hosts: Sequence[str] | None = None,
 ) -> list[dict[str, object]]:
     """Every test of a test set, in the order of the cartesian product of its values.
 
@@ -75,6 +80,11 @@ def test_matrix(
     Switches that poll no cores of their own get switch_cores 0 and appear once however
     many switch_cores values are swept. Each test carries its ``identity`` (every parameter
     that changes what is measured, see identity.py) and its results folder ``path``.
+
+    ``lab_hosts`` are the inventory hosts of the run (the play's hosts, in order): each
+    container is placed on one (its ``host``, else the first); a lab whose containers talk
+    across hosts is remote, and is refused with one lab host or a switch that cannot span
+    hosts.
     """
     if not isinstance(params, Mapping):
         raise IcperfInputError(f"params: {params!r} is not a mapping")
@@ -93,13 +103,17 @@ def test_matrix(
         try:
             own = parse_lab(content)
             lab = parse_lab(content, parsed.dimension)
+            if lab_hosts is None:
+                remote = is_remote(lab, place_hosts(lab))
+            else:
+                remote = check_remote(lab, list(lab_hosts))
         except IcperfInputError as error:
             raise IcperfInputError(f"labs[{position}] ({path}): {error}") from None
         lab_facts.append({
             "lab": path, "lab_name": lab_name(path), "pairs": lab.pairs,
             "dimension": lab.dimension, "own_dimension": own.dimension,
             "lab_sha256": lab_digest(content),
-            "hosts": "remote" if any(spec.remote for spec in lab.containers) else "local",
+            "hosts": "remote" if remote else "local",
         })  # fmt: skip
 
     tests: list[dict[str, object]] = []
@@ -113,6 +127,11 @@ def test_matrix(
         parsed.switch_cores,
     ):
         row = traits(vswitch)
+        if facts["hosts"] == "remote" and row.no_remote:
+            raise IcperfInputError(
+                f"vswitch: {vswitch} cannot join containers on two hosts, which "
+                f"{facts['lab']} asks for: {row.no_remote}"
+            )
         identity: dict[str, Any] = {
             "dimension": facts["dimension"],
             "hosts": facts["hosts"],

@@ -97,8 +97,9 @@ def plan_test(
 ) -> dict[str, Any]:
     """Plan ``test`` (a test_matrix item) of a run with ``params`` (check_test_params).
 
-    ``lab`` is the content of the test's lab file, ``host`` {cores, reserved, siblings, name}
-    (cores as /sys/devices/system/cpu/online gives them), ``settings`` overrides
+    ``lab`` is the content of the test's lab file, ``host`` {cores, reserved, siblings, name,
+    lab_hosts} (cores as /sys/devices/system/cpu/online gives them; lab_hosts, the run's
+    inventory hosts: only the containers placed on ``name`` are planned), ``settings`` overrides
     DEFAULT_SETTINGS. See docs/architecture.md for the plan's fields.
     """
     if not isinstance(test, Mapping) or "identity" not in test:
@@ -108,9 +109,12 @@ def plan_test(
     conf = _settings(settings)
     row = traits(test.get("vswitch"))
     cores, reserved, siblings = _host(host)
+    lab_hosts = host.get("lab_hosts")
+    if lab_hosts is not None and not isinstance(lab_hosts, list):
+        raise IcperfInputError(f"host.lab_hosts: {lab_hosts!r} is not a list of host names")
     containers, switch_cores = place_lab(
         lab, cores, reserved, test["switch_cores"], row.name, conf["socket_dir"], siblings,
-        test.get("dimension"),
+        test.get("dimension"), host.get("name"), lab_hosts,
     )  # fmt: skip
     flags = {
         flag: False if params.get(flag) is None else parse_bool(params[flag], flag)
@@ -151,7 +155,7 @@ def plan_test(
         "apps": [
             {
                 "container": c["name"], "app": c["app"], "peer": c["peer"],
-                "host": host.get("name"), "cpus": c["cpus"],
+                "host": c["host"] or host.get("name"), "cpus": c["cpus"],
                 "shared_cores": c["shared_cores"], "command": c["argv"],
                 "log": f"{c['name']}.{c['app']}.jsonl",
             }

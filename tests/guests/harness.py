@@ -20,6 +20,7 @@ Run as a script::
 
     python tests/guests/harness.py image              # build or reuse, print its directory
     python tests/guests/harness.py up -n 2            # boot, print the inventory, wait for ^C
+    python tests/guests/harness.py up --wire          # two lab hosts, their lab NICs cabled
     python tests/guests/harness.py up -- ansible-playbook -i {inventory} provision.yml
 """
 
@@ -136,6 +137,19 @@ def _tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def wire_netdev(nic: int, end: str, port: int) -> str:
+    """A QEMU stream netdev: one end of a cable between two guests over 127.0.0.1.
+
+    The ``listen`` end waits for the ``connect`` end, which retries every second until the
+    listener is there (QEMU starts it asynchronously). Frames go through as they are: no
+    switch, no hub, nothing else on the cable.
+    """
+    if end not in ("listen", "connect"):
+        raise ValueError(f"wire end {end!r} is not listen or connect")
+    options = "server=on" if end == "listen" else "server=off,reconnect-ms=1000"
+    return f"stream,id=lab{nic},{options},addr.type=inet,addr.host=127.0.0.1,addr.port={port}"
+
+
 @dataclass
 class Guest:
     """One QEMU guest host on an overlay of the image."""
@@ -151,6 +165,9 @@ class Guest:
     ssh_port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     started_at: float = 0.0
+    # Lab NIC 0 on a cable to another guest's lab NIC 0: ("listen" or "connect", a port
+    # of 127.0.0.1). None: every lab NIC on this guest's hub.
+    wire: tuple[str, int] | None = None
 
     @property
     def overlay(self) -> Path:
@@ -185,10 +202,13 @@ class Guest:
         """
         args: list[str] = []
         for nic in range(self.lab_nics):
+            netdev = f"hubport,id=lab{nic},hubid={LAB_HUB_BASE + self.index}"
+            if nic == 0 and self.wire is not None:
+                netdev = wire_netdev(nic, *self.wire)
             args += [
                 "-device", f"pcie-root-port,id=labport{nic},bus=pcie.0,chassis={nic + 1},"
                            f"addr={LAB_PORT_SLOT + nic:#x}",
-                "-netdev", f"hubport,id=lab{nic},hubid={LAB_HUB_BASE + self.index}",
+                "-netdev", netdev,
                 "-device", f"igb,netdev=lab{nic},mac={self.lab_nic_mac(nic)},bus=labport{nic}",
             ]  # fmt: skip
         return args
@@ -377,9 +397,12 @@ class Guest:
             "-o", "ServerAliveInterval=5",
             "-o", "ServerAliveCountMax=6",
         ]  # fmt: skip
+        wired = {} if self.wire is None else {"icperf_wire_nic": self.lab_nic_address(0)}
         return {
             # The lab NICs' PCI addresses, for the vfio role and the tests.
             "icperf_guest_lab_nics": [self.lab_nic_address(n) for n in range(self.lab_nics)],
+            # The NIC cabled to the other host (GuestPool(wire=True)).
+            **wired,
             "ansible_connection": "ssh",
             "ansible_host": "127.0.0.1",
             "ansible_port": self.ssh_port,
@@ -443,6 +466,8 @@ class GuestPool:
     memory_mb: int = 4096
     extra_args: Sequence[str] = ()
     lab_nics: int = 0
+    # Two guests whose lab NIC 0 are joined by a cable (wire_netdev): two lab hosts.
+    wire: bool = False
     guests: list[Guest] = field(default_factory=list)
     image: Image | None = None
     accel: str = ""
@@ -469,6 +494,8 @@ class GuestPool:
                       self.extra_args, self.lab_nics)
                 for i in range(self.count)
             ]  # fmt: skip
+            if self.wire:
+                self._wire_guests()
             for guest in self.guests:
                 guest.start()
             boot = {}
@@ -482,6 +509,16 @@ class GuestPool:
             self.teardown(keep_files=True)
             raise
         return self
+
+    def _wire_guests(self) -> None:
+        """guest0 listens on a loopback port, guest1 connects: started in that order."""
+        if self.count != 2:
+            raise GuestError(f"--wire joins two guests, not {self.count}")
+        port = _free_port()
+        for guest, end in zip(self.guests, ("listen", "connect"), strict=True):
+            guest.lab_nics = max(guest.lab_nics, 1)
+            guest.wire = (end, port)
+        log(f"wire: guest0 lab NIC 0 <-> guest1 lab NIC 0 over 127.0.0.1:{port}")
 
     def write_inventory(self) -> Path:
         hosts = {guest.name: guest.inventory_vars() for guest in self.guests}
@@ -523,6 +560,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--lab-nics", type=int, default=0,
         help="emulated igb NICs per guest, wired to each other (PCI 0000:01:00.0, ...)",
     )  # fmt: skip
+    up.add_argument(
+        "--wire", action="store_true",
+        help="two guests, lab NIC 0 of each joined by a cable (implies -n 2, --lab-nics 1)",
+    )  # fmt: skip
     up.add_argument("--workdir", type=Path, help="overlays, consoles and inventory.yml")
     up.add_argument(
         "command", nargs=argparse.REMAINDER,
@@ -538,7 +579,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _interrupt)
     command = [part for part in args.command if part != "--"]
-    with GuestPool(args.count, args.workdir, args.memory, lab_nics=args.lab_nics) as pool:
+    count = 2 if args.wire else args.count
+    with GuestPool(
+        count, args.workdir, args.memory, lab_nics=args.lab_nics, wire=args.wire
+    ) as pool:
         log(f"inventory: {pool.inventory}")
         for guest in pool.guests:
             log(f"ssh {shlex.join(guest.ssh_args())} root@127.0.0.1")

@@ -108,14 +108,23 @@ def _runner_kwargs(tmp: Path, playbook: str, extravars: dict[str, Any]) -> dict[
 
 
 def run_playbook(
-    tmp: Path, playbook: str, extravars: dict[str, Any], cmdline: str | None = None
+    tmp: Path,
+    playbook: str,
+    extravars: dict[str, Any],
+    cmdline: str | None = None,
+    inventory: Path | None = None,
 ) -> PlaybookRun:
-    """Run ``playbook`` (relative to the repository root) to completion."""
+    """Run ``playbook`` (relative to the repository root) to completion.
+
+    ``inventory``: another than inventories/local (this machine as the one lab host).
+    """
     import ansible_runner
 
     kwargs = _runner_kwargs(tmp, playbook, extravars)
     if cmdline:
         kwargs["cmdline"] = cmdline
+    if inventory is not None:
+        kwargs["inventory"] = str(inventory)
     runner = ansible_runner.run(**kwargs)
     return PlaybookRun(
         rc=runner.rc,

@@ -58,6 +58,8 @@ def test_listing_4_1_gives_the_containers() -> None:
         "peer_mac": "02:00:00:00:00:11",
         "peer": "dpdk_c1",
         "remote": False,
+        "host": None,
+        "peer_host": None,
         "cpus": [2],
         "shared_cores": False,
         "sock": "/run/icperf/vhost/sock0",

@@ -14,12 +14,14 @@ def test_one_throughput_pair() -> None:
     assert containers == [
         {"index": 0, "name": "icp0", "app": "send", "ip": "10.0.3.10",
          "mac": "02:00:00:00:03:0a", "netmask": 24, "peer_ip": "10.0.3.11",
-         "peer_mac": "02:00:00:00:03:0b", "peer": "icp1", "remote": False, "cpus": [1],
+         "peer_mac": "02:00:00:00:03:0b", "peer": "icp1", "remote": False, "host": None,
+         "peer_host": None, "cpus": [1],
          "shared_cores": False, "sock": "/run/icperf/vhost/icp0.sock", "vf": None,
          "vf_pci": None, "host_veth": "icpv-icp0", "attach": "veth"},
         {"index": 1, "name": "icp1", "app": "recv", "ip": "10.0.3.11",
          "mac": "02:00:00:00:03:0b", "netmask": 24, "peer_ip": "10.0.3.10",
-         "peer_mac": "02:00:00:00:03:0a", "peer": "icp0", "remote": False, "cpus": [2],
+         "peer_mac": "02:00:00:00:03:0a", "peer": "icp0", "remote": False, "host": None,
+         "peer_host": None, "cpus": [2],
          "shared_cores": False, "sock": "/run/icperf/vhost/icp1.sock", "vf": None,
          "vf_pci": None, "host_veth": "icpv-icp1", "attach": "veth"},
     ]  # fmt: skip
