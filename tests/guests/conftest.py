@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,19 @@ def run_playbook(
         events=list(runner.events),
         stdout=runner.stdout.read(),
     )
+
+
+@contextmanager
+def own_pool(label: str, workdir: Path, count: int = 1, **options: Any) -> Iterator[GuestPool]:
+    """Guests booted for one test module alone; their boot and session times go into the
+    summary under `label`."""
+    if SKIP_REASON:
+        pytest.skip(SKIP_REASON)
+    start = time.monotonic()
+    with GuestPool(count, workdir=workdir, **options) as pool:
+        TIMINGS[f"{label}: boot to SSH (s)"] = pool.timings["boot_seconds"]
+        yield pool
+    TIMINGS[f"{label}: session (s)"] = round(time.monotonic() - start, 1)
 
 
 @pytest.fixture(scope="session")

@@ -13,14 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import SKIP_REASON, SYSTEM_MARKS, TIMINGS, run_playbook
+from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook
 from .harness import Guest, GuestPool
 
 pytestmark = SYSTEM_MARKS
@@ -40,15 +39,10 @@ LAB = {
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestPool]:
-    if SKIP_REASON:
-        pytest.skip(SKIP_REASON)
-    start = time.monotonic()
     # A guest of its own with one lab NIC: the session's guest ends up on a kernel without
     # igb (test_system_reprovision.py) and with its NICs on vfio-pci.
-    with GuestPool(1, workdir=tmp_path_factory.mktemp("sriov"), lab_nics=1) as booted:
-        TIMINGS["sriov guest boot to SSH (s)"] = booted.timings["boot_seconds"]
+    with own_pool("sriov guest", tmp_path_factory.mktemp("sriov"), lab_nics=1) as booted:
         yield booted
-    TIMINGS["sriov guest session (s)"] = round(time.monotonic() - start, 1)
 
 
 @pytest.fixture(scope="module")

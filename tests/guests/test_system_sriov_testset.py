@@ -15,7 +15,6 @@ results. The guest has one vCPU: its inventory entry leaves no core reserved.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import pandas as pd
 import pytest
 from integration.records import summary
 
-from .conftest import SKIP_REASON, SYSTEM_MARKS, TIMINGS, run_playbook
+from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook
 from .harness import REPO, Guest, GuestPool
 
 pytestmark = SYSTEM_MARKS
@@ -42,13 +41,10 @@ ANALYSIS_WINDOW = ["--warmup", "1", "--cooldown", "1"]
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestPool]:
-    if SKIP_REASON:
-        pytest.skip(SKIP_REASON)
-    start = time.monotonic()
-    with GuestPool(1, workdir=tmp_path_factory.mktemp("sriov-run"), lab_nics=1) as booted:
-        TIMINGS["sriov test set guest boot to SSH (s)"] = booted.timings["boot_seconds"]
+    with own_pool(
+        "sriov test set guest", tmp_path_factory.mktemp("sriov-run"), lab_nics=1
+    ) as booted:
         yield booted
-    TIMINGS["sriov test set guest session (s)"] = round(time.monotonic() - start, 1)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SKIP_REASON, SYSTEM_MARKS, TIMINGS, run_playbook
+from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook
 from .harness import Guest, GuestPool
 
 pytestmark = SYSTEM_MARKS
@@ -29,13 +29,18 @@ COUNTERS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes")
 
 @pytest.fixture(scope="module")
 def wired(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestPool]:
-    if SKIP_REASON:
-        pytest.skip(SKIP_REASON)
-    start = time.monotonic()
-    with GuestPool(2, workdir=tmp_path_factory.mktemp("wired"), wire=True) as pool:
-        TIMINGS["wired pair: boot to SSH (s)"] = pool.timings["boot_seconds"]
+    with own_pool("wired pair", tmp_path_factory.mktemp("wired"), 2, wire=True) as pool:
         yield pool
-    TIMINGS["wired pair: session (s)"] = round(time.monotonic() - start, 1)
+
+
+def assert_carrier(guests: list[Guest], netdevs: list[str]) -> None:
+    """Each guest's NIC has carrier within 30 s (the cable's other end may still be coming up)."""
+    for guest, netdev in zip(guests, netdevs, strict=True):
+        carrier = guest.ssh(
+            f"for i in $(seq 60); do [ $(cat /sys/class/net/{netdev}/carrier) = 1 ] && "
+            "echo up && exit 0; sleep 0.5; done; echo down"
+        )
+        assert carrier.stdout.strip() == "up", f"{guest.name}: {netdev} has no carrier"
 
 
 def lab_netdev(guest: Guest) -> str:
@@ -82,12 +87,7 @@ def test_frames_cross_the_wire_and_both_nics_count_them(wired: GuestPool) -> Non
             f"ip addr flush dev {netdev} && "
             f"ip addr add {ADDRESSES[index]}/24 dev {netdev} && ip link set {netdev} up"
         )
-    for guest, netdev in zip(guests, netdevs, strict=True):
-        carrier = guest.ssh(
-            f"for i in $(seq 60); do [ $(cat /sys/class/net/{netdev}/carrier) = 1 ] && "
-            "echo up && exit 0; sleep 0.5; done; echo down"
-        )
-        assert carrier.stdout.strip() == "up", f"{guest.name}: {netdev} has no carrier"
+    assert_carrier(guests, netdevs)
     before = [counters(g, n) for g, n in zip(guests, netdevs, strict=True)]
 
     started = time.monotonic()
@@ -174,12 +174,7 @@ def test_each_bridge_enslaves_its_wire_nic_and_frames_cross_between_them(
             f"ip -n icpns addr add {NS_ADDRESSES[index]}/24 dev eth0 && "
             "ip -n icpns link set eth0 up && ip -n icpns link set lo up"
         )
-    for guest, netdev in zip(guests, netdevs, strict=True):
-        carrier = guest.ssh(
-            f"for i in $(seq 60); do [ $(cat /sys/class/net/{netdev}/carrier) = 1 ] && "
-            "echo up && exit 0; sleep 0.5; done; echo down"
-        )
-        assert carrier.stdout.strip() == "up", f"{guest.name}: {netdev} has no carrier"
+    assert_carrier(guests, netdevs)
     counted = [counters(g, n) for g, n in zip(guests, netdevs, strict=True)]
     ping = guests[0].ssh(
         f"ip netns exec icpns ping -c {PINGS} -i 0.2 -W 2 {NS_ADDRESSES[1]}", check=False
