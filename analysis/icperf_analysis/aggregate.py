@@ -232,7 +232,7 @@ def throughput_maxima(summary: pd.DataFrame) -> tuple[pd.DataFrame, pd.Index]:
     best = usable.groupby(list(MAX_GROUP), dropna=False, sort=True)["m_pps"].idxmax()
     columns = [*MAX_GROUP, "rate", "id", "path", "partial", "shared_cores", "sender_short",
                "m_pps", "t_pps", "m_mpps", "t_mpps", "m_gbps_l2", "m_gbps_l1", "t_gbps_l2",
-               "t_gbps_l1", "loss_ratio",
+               "t_gbps_l1", "loss_ratio", "line_rate_bps",
                *(c for c in cpu.REPORT_COLUMNS if c in usable and usable[c].notna().any())]
     maxima = usable.loc[best.to_numpy(), columns].rename(
         columns={"rate": "at_rate", "id": "at_id", "path": "at_path"})

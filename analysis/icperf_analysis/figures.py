@@ -64,6 +64,8 @@ class PlotFigure:
 class FigureSet:
     figures: list[PlotFigure] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # kind -> why none was drawn
+    # The --line-rate-gbps rate they were drawn with, for tests that recorded none.
+    line_bps: float | None = None
 
 
 def format_rate(rate: float) -> str:

@@ -144,6 +144,8 @@ class _Builder:
         for col in (*IDENTITY_COLUMNS, "shared_cores"):
             if col not in tests:
                 tests[col] = None
+        if "line_rate_bps" not in tests:  # a tree of thesis logs alone
+            tests["line_rate_bps"] = np.nan
         for col in [c for c in tests.columns if c.startswith("setting_")]:
             # Tests without the setting make the column float: ring 16384 would read 16384.0.
             values = pd.to_numeric(tests[col], errors="coerce")
@@ -214,6 +216,17 @@ def _shared_cores(path: Path, apps: list[Any]) -> bool | None:
     return False if said and all(v is False for v in said) else None
 
 
+def _line_rate(path: Path, value: object) -> float:
+    """test.json's `line_rate_bps`, the link a test across hosts crossed; NaN when the test
+    recorded none (local tests, older trees)."""
+    if value is None:
+        return np.nan
+    rate = _number(value)
+    if rate is None or not rate > 0:
+        raise InputError(f"{path}: key 'line_rate_bps' is {value!r}, not a positive number")
+    return rate
+
+
 def _number(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -243,6 +256,7 @@ def _add_icperf_test(builder: _Builder, root: Path, test_dir: Path, doc: dict[st
         "source": "icperf", "status": doc["status"], "reason": doc.get("reason"),
         "start": doc.get("start"), "end": doc.get("end"), **RECORD_DEFAULTS, **params,
         "shared_cores": _shared_cores(path, doc["apps"]),
+        "line_rate_bps": _line_rate(path, doc.get("line_rate_bps")),
         **_settings(path, doc.get("settings")),
         **{f"host_{k}": None for k in HOST_FIELDS},
         **_facts("host", doc.get("host")), **_facts("versions", doc.get("versions")),

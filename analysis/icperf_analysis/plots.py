@@ -22,9 +22,12 @@ from .figures import (
     varying_variants,
     xy,
 )
+from .line_rate import LineRate, gbe, references
 
 LINE_STYLE = {"marker": "o", "markersize": 4, "linewidth": 1.2}
 REFERENCE_STYLE = {"color": "0.35", "linestyle": "--", "linewidth": 1.0}
+# Line rates of one figure, slowest first: told apart by dashes as well as by the legend.
+LINE_RATE_DASHES = ("--", ":", "-.")
 _TITLES = {t.kind: t.title for t in FIGURE_TYPES}
 SHORT_LABEL = "sender short of R by > 1 %"
 SHARED_LABEL = "shared cores (busy pollers share a core)"
@@ -37,9 +40,15 @@ FLAG_MARKS = (
 RTT_PERCENTILES = (("rtt_p50_us", "p50"), ("rtt_p99_us", "p99"), ("rtt_p999_us", "p99.9"))
 
 
-def _line_rate_label(line_bps: float, share: int = 1) -> str:
-    base = f"{line_bps / 1e9:g} GbE line rate"
-    return base if share == 1 else f"{base} / {share}"
+def _line_rate_label(ref: LineRate, share: int = 1) -> str:
+    base = f"{gbe(ref.bps)} line rate"
+    return (base if share == 1 else f"{base} / {share}") + f" ({ref.source})"
+
+
+def _line_rates(part: pd.DataFrame, line_bps: float) -> list[tuple[LineRate, dict[str, object]]]:
+    """The group's line rates (line_rate.references), each with its line style."""
+    return [(ref, REFERENCE_STYLE | {"linestyle": LINE_RATE_DASHES[i % len(LINE_RATE_DASHES)]})
+            for i, ref in enumerate(references(part, line_bps))]
 
 
 def _finish(ax: Axes, xlabel: str, ylabel: str, ticks: Sequence[float] = (),
@@ -123,10 +132,11 @@ def max_vs_pkt(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
         if key["hosts"] == "remote":
             pairs = int(part["pairs"].iloc[0])
             sizes = np.array(sorted(part["pkt_size"].unique()), dtype=float)
-            ref = _line_rate_label(line_bps, pairs)
-            axes[0].plot(sizes, units.mpps(units.line_rate_pps(sizes, line_bps)) / pairs,
-                         label=ref, **REFERENCE_STYLE)
-            axes[2].axhline(line_bps / 1e9 / pairs, label=ref, **REFERENCE_STYLE)
+            for ref, style in _line_rates(part, line_bps):
+                name = _line_rate_label(ref, pairs)
+                axes[0].plot(sizes, units.mpps(units.line_rate_pps(sizes, ref.bps)) / pairs,
+                             label=name, **style)
+                axes[2].axhline(ref.bps / 1e9 / pairs, label=name, **style)
         for ax, (_column, ylabel) in zip(axes, panels, strict=True):
             _finish(ax, "packet size P (bytes)", ylabel, part["pkt_size"].unique(), log_x=True)
         out.append(PlotFigure("max_vs_pkt", label, key, fig, notes=flag_notes(part)))
@@ -151,10 +161,11 @@ def vs_pairs(agg: Aggregates, line_bps: float) -> list[PlotFigure]:
                 ax.plot(curve.index, curve.to_numpy(), label=name, **LINE_STYLE)
             _mark(ax, part, "pairs", column)
         if key["hosts"] == "remote":
-            ref = _line_rate_label(line_bps)
-            pps = units.line_rate_pps(float(key["pkt_size"]), line_bps)
-            axes[1].axhline(units.mpps(pps), label=ref, **REFERENCE_STYLE)
-            axes[2].axhline(line_bps / 1e9, label=ref, **REFERENCE_STYLE)
+            for ref, style in _line_rates(part, line_bps):
+                name = _line_rate_label(ref)
+                pps = units.line_rate_pps(float(key["pkt_size"]), ref.bps)
+                axes[1].axhline(units.mpps(pps), label=name, **style)
+                axes[2].axhline(ref.bps / 1e9, label=name, **style)
         for ax, (_column, ylabel) in zip(axes, panels, strict=True):
             _finish(ax, "pairs N", ylabel, part["pairs"].unique())
         out.append(PlotFigure("vs_pairs", label, key, fig, notes=flag_notes(part)))
@@ -277,7 +288,7 @@ _NO_DATA = {
 
 def build_all(agg: Aggregates, line_bps: float = units.TEN_GBE_BPS) -> FigureSet:
     """Every figure type the data supports; types without data are listed as skipped."""
-    result = FigureSet()
+    result = FigureSet(line_bps=line_bps)
     for figure_type in FIGURE_TYPES:
         made = BUILDERS[figure_type.kind](agg, line_bps)
         if made:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
+from . import __version__, line_rate
 from .aggregate import Aggregates, Window
 from .cpu import REPORT_COLUMNS
 from .figures import FIGURE_TYPES, FigureSet, PlotFigure
@@ -26,9 +26,10 @@ img { max-width: 100%; }
 .bad { color: #a00; }
 """
 SUMMARY_COLUMNS = ["id", "status", "partial", "short", "shared_cores", "sender_short",
-                   *PARAM_COLUMNS, "seconds_used", "sent_per_sender_pps", "rate_shortfall",
-                   "m_mpps", "t_mpps", "t_gbps_l2", "t_gbps_l1", *REPORT_COLUMNS, "loss_ratio",
-                   "rate_cv_max", "rtt_mean_us", "rtt_p50_us", "rtt_p99_us", "is_max"]
+                   *PARAM_COLUMNS, "line_rate_bps", "seconds_used", "sent_per_sender_pps",
+                   "rate_shortfall", "m_mpps", "t_mpps", "t_gbps_l2", "t_gbps_l1",
+                   *REPORT_COLUMNS, "loss_ratio", "rate_cv_max", "rtt_mean_us", "rtt_p50_us",
+                   "rtt_p99_us", "is_max"]
 
 
 def _table(frame: pd.DataFrame) -> str:
@@ -125,9 +126,11 @@ def figure_html(plot: PlotFigure) -> str:
 def _test_columns(summary: pd.DataFrame) -> list[str]:
     """The per-test table's columns: the summary's main ones and the poller settings."""
     settings = sorted(c for c in summary.columns if c.startswith("setting_"))
-    # Trees without CPU records (older ones, thesis logs) get no empty cycles columns.
+    # Trees without CPU records or line rates (older ones, local tests, thesis logs) get no
+    # empty columns for them.
+    optional = {*REPORT_COLUMNS, "line_rate_bps"}
     shown = [c for c in SUMMARY_COLUMNS
-             if c in summary and not (c in REPORT_COLUMNS and summary[c].isna().all())]
+             if c in summary and not (c in optional and summary[c].isna().all())]
     return shown + settings
 
 
@@ -162,7 +165,12 @@ def render(dataset: Dataset, agg: Aggregates, figures: FigureSet | None, window:
                  "lines:</p><ul>"
                  + "".join(f"<li>{html.escape(p)}</li>" for p in dataset.ignored) + "</ul>"]
     body.append("<h2>Figures</h2>")
-    body.append(_figures(figures) if figures is not None else "<p>Figures not drawn.</p>")
+    if figures is None:
+        body.append("<p>Figures not drawn.</p>")
+    else:
+        if figures.line_bps is not None:
+            body.append(line_rate.describe(agg.maxima, figures.line_bps))
+        body.append(_figures(figures))
     if extra:
         body.append(extra)
     body += ["<h2>Maximum throughput per configuration</h2>",

@@ -47,10 +47,11 @@ def log_text(app: str, seconds: list[dict[str, Any]], summary: bool = True,
 def write_test(folder: Path, p: dict[str, Any], apps: list[tuple[str, str, str | None]],
                status: str = "ok", reason: str | None = None, version: int = 1,
                shared_cores: bool | None = None, settings: dict[str, Any] | None = None,
-               ) -> Path:
+               line_rate_bps: float | None = None) -> Path:
     """A test folder; apps are (container, app, log text or None for a missing log).
 
-    shared_cores and settings are left out of test.json when None, as in older trees.
+    shared_cores, settings and line_rate_bps are left out of test.json when None, as in older
+    trees.
     """
     folder.mkdir(parents=True, exist_ok=True)
     entries = []
@@ -71,6 +72,8 @@ def write_test(folder: Path, p: dict[str, Any], apps: list[tuple[str, str, str |
            "apps": entries}
     if settings is not None:
         doc["settings"] = settings
+    if line_rate_bps is not None:
+        doc["line_rate_bps"] = line_rate_bps
     (folder / "test.json").write_text(json.dumps(doc, indent=1))
     return folder
 
@@ -78,7 +81,7 @@ def write_test(folder: Path, p: dict[str, Any], apps: list[tuple[str, str, str |
 def throughput_test(root: Path, rx: list[float], sent: float | None = None,
                     seconds: int = 12, folder: str | None = None,
                     shared_cores: bool | None = None, settings: dict[str, Any] | None = None,
-                    **overrides: Any) -> Path:
+                    line_rate_bps: float | None = None, **overrides: Any) -> Path:
     """One sender/receiver pair per entry of `rx`, each receiving rx[i] packets every second.
 
     `folder` (relative to root) replaces the default folder name, e.g. to lay out a tree as
@@ -94,7 +97,7 @@ def throughput_test(root: Path, rx: list[float], sent: float | None = None,
                  (f"icp{2 * i + 1}", "recv", log_text("recv", rcv))]
     name = f"{p['hosts']}-{p['lab']}-{p['burst']}-{p['vswitch']}-{p['pkt_size']}-{p['rate']}"
     return write_test(root / (folder or name), p, apps, shared_cores=shared_cores,
-                      settings=settings)
+                      settings=settings, line_rate_bps=line_rate_bps)
 
 
 def latency_test(root: Path, buckets: list[list[int]], rtt_mean_ns: int,
