@@ -118,6 +118,8 @@ def place_lab(
             "host": placed[position],
             # Where the peer runs: None when it is in no lab file of this run (remote: true).
             "peer_host": peer_host,
+            # The peer's name wherever it runs (None: in no lab file of this run).
+            "peer_name": names.get(spec.peer_ip),
             "cpus": allocation.containers[mine_index],
             "shared_cores": allocation.shared,
             "sock": sock,

@@ -31,7 +31,7 @@ CONTAINER_FIELDS = (
 LONG_KEYS = ("containers", "siblings", "description")
 SHORT_KEYS = (
     "pairs", "dimension", "subnet", "first_host", "name_prefix", "mac_prefix",
-    "cpus_per_container", "vfs", "vf_pcis", "siblings", "description",
+    "cpus_per_container", "vfs", "vf_pcis", "siblings", "description", "across_hosts",
 )  # fmt: skip
 DEFAULT_SUBNET = "10.0.3.0/24"
 DEFAULT_FIRST_HOST = 10
@@ -68,6 +68,8 @@ class Lab:
     pairs: int
     cpus_per_container: int
     siblings: object
+    # Short form: senders and clients on the first lab host, their peers on the second.
+    across_hosts: bool = False
 
 
 def _text(value: object, field: str) -> str:
@@ -301,7 +303,8 @@ def parse_lab(lab: object, dimension: str | None = None) -> Lab:
     _check_cpus(specs)
     _check_peers(specs)
     pairs = sum(1 for spec in specs if spec.app in ("send", "client"))
-    return Lab(specs, str(lab_dimension), pairs, per_container, lab.get("siblings"))
+    across = "pairs" in lab and parse_bool(lab.get("across_hosts", False), "across_hosts")
+    return Lab(specs, str(lab_dimension), pairs, per_container, lab.get("siblings"), across)
 
 
 def place_hosts(lab: Lab, lab_hosts: Sequence[str] | None = None) -> list[str | None]:
@@ -312,6 +315,10 @@ def place_hosts(lab: Lab, lab_hosts: Sequence[str] | None = None) -> list[str | 
     ``lab_hosts`` (no inventory at hand) an unplaced container's host is None.
     """
     first = lab_hosts[0] if lab_hosts else None
+    if lab.across_hosts:
+        # The thesis' run_remote_test: senders on one server, receivers on the other.
+        second = lab_hosts[1] if lab_hosts and len(lab_hosts) > 1 else first
+        return [first if spec.app in ("send", "client") else second for spec in lab.containers]
     placed: list[str | None] = []
     for position, spec in enumerate(lab.containers):
         if spec.host is not None and lab_hosts is not None and spec.host not in lab_hosts:
@@ -325,7 +332,7 @@ def place_hosts(lab: Lab, lab_hosts: Sequence[str] | None = None) -> list[str | 
 
 def is_remote(lab: Lab, placed: Sequence[str | None]) -> bool:
     """L = remote: a container talks to a peer on another host (thesis Table 5.1)."""
-    return any(spec.remote for spec in lab.containers) or len(set(placed)) > 1
+    return lab.across_hosts or any(spec.remote for spec in lab.containers) or len(set(placed)) > 1
 
 
 def check_remote(lab: Lab, lab_hosts: Sequence[str]) -> bool:
@@ -335,6 +342,12 @@ def check_remote(lab: Lab, lab_hosts: Sequence[str]) -> bool:
     """
     placed = place_hosts(lab, lab_hosts)
     remote = is_remote(lab, placed)
+    if remote and len(lab_hosts) < 2 and lab.across_hosts:
+        raise IcperfInputError(
+            "across_hosts: true puts the receivers on a second lab host, but the inventory "
+            f"gives one lab host ({', '.join(lab_hosts) or 'none'}); a remote test needs two "
+            "hosts in icperf_hosts"
+        )
     if remote and len(lab_hosts) < 2:
         position = next(i for i, spec in enumerate(lab.containers) if spec.remote)
         raise IcperfInputError(

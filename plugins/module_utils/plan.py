@@ -154,7 +154,7 @@ def plan_test(
         "settings": poller_settings,
         "apps": [
             {
-                "container": c["name"], "app": c["app"], "peer": c["peer"],
+                "container": c["name"], "app": c["app"], "peer": c.get("peer_name", c["peer"]),
                 "host": c["host"] or host.get("name"), "cpus": c["cpus"],
                 "shared_cores": c["shared_cores"], "command": c["argv"],
                 "log": f"{c['name']}.{c['app']}.jsonl",

@@ -12,6 +12,12 @@ description:
     their host veths joined the switch's link, starts the active applets (send, client),
     waits for them to end, stops the passive ones, and fails naming every applet that did
     not exit cleanly.
+  - C(state=run) is three phases in one call; a test across two hosts calls them one
+    at a time on every host, so that the receivers on one host are ready before the
+    senders on the other start, and run until those end: C(state=ready) (configs written,
+    passive applets started and ready), C(state=senders) (active applets started and waited
+    for; nothing on a host without any), C(state=finished) (passive applets stopped,
+    every exit status checked).
   - C(state=stopped) stops whichever of the containers still run (SIGTERM, then SIGKILL
     after I(stop_timeout) seconds); safe when none was ever started.
   - C(state=collected) stops them and writes their logs into one tar file, named as the
@@ -35,7 +41,7 @@ options:
   state:
     description: The phase to carry out.
     type: str
-    choices: [run, stopped, collected, absent, cleanup]
+    choices: [run, ready, senders, finished, stopped, collected, absent, cleanup]
     required: true
   link:
     description: Bridge the containers' veths join (published by the switch role).
@@ -97,12 +103,12 @@ EXAMPLES = r"""
 RETURN = r"""
 exit_status:
   description: Exit status of each applet, C(<name>.<app>), -1 when it left none.
-  returned: state=run
+  returned: state=run, state=finished
   type: dict
 cpu:
   description: CPU time of the applets, the switch and the cores during the steady window
     (docs/results.md, C(cpu)).
-  returned: state=run with I(cpu)
+  returned: state=run and state=senders, with I(cpu), on a host with senders
   type: dict
 archive:
   description: The tar file of the logs.
@@ -271,7 +277,7 @@ class ContainerSet:
 
     def would_change(self) -> bool:
         """Check mode: whether the phase would change anything on the host."""
-        if self.p["state"] in ("run", "collected"):
+        if self.p["state"] in ("run", "ready", "senders", "collected"):
             return True
         if self.p["state"] == "cleanup":
             return os.path.isdir(self.p["lxcpath"]) and any(
@@ -295,14 +301,28 @@ class ContainerSet:
         return status
 
     def run(self) -> dict[str, Any]:
+        self.ready()
+        result = self.senders()
+        return {**self.finished(), **result}
+
+    def ready(self) -> dict[str, Any]:
+        """Configs written, receivers and servers started and ready on their link."""
         self.define()
         for container in self.passive():
             self.start(container)
         for container in self.passive():
             self.wait_started(container)
             self.check_link(container)
+        return {}
+
+    def senders(self) -> dict[str, Any]:
+        """Senders and clients started and waited for (with the CPU window); a host
+        without any returns at once."""
+        if not self.active():
+            return {}
         for container in self.active():
             self.start(container)
+        self.changed = True
         limit = self.p["duration"] + self.p["stop_grace"]
         started = time.monotonic()
         cpu = self.cpu_window() if self.p.get("cpu") else None
@@ -312,6 +332,10 @@ class ContainerSet:
         ]  # fmt: skip
         if hung:
             raise RuntimeError(f"{', '.join(hung)} still running {limit} s after it started")
+        return {} if cpu is None else {"cpu": cpu}
+
+    def finished(self) -> dict[str, Any]:
+        """Receivers and servers stopped, having run until now; every exit status checked."""
         ended_early = [
             log_base(c) for c in self.passive() if self.state_of(c["name"]) != "RUNNING"
         ]
@@ -331,7 +355,7 @@ class ContainerSet:
         ]
         if bad:
             raise RuntimeError("; ".join(bad))
-        return {"exit_status": status, **({"cpu": cpu} if cpu is not None else {})}
+        return {"exit_status": status}
 
     def cpu_window(self) -> dict[str, Any]:
         """CPU time during the senders' steady window; returns once the window has ended."""
@@ -404,7 +428,10 @@ def main() -> None:
             "state": {
                 "type": "str",
                 "required": True,
-                "choices": ["run", "stopped", "collected", "absent", "cleanup"],
+                "choices": [
+                    "run", "ready", "senders", "finished", "stopped", "collected", "absent",
+                    "cleanup",
+                ],
             },
             "link": {"type": "str", "default": ""},
             "rootfs": {"type": "path", "default": "/var/lib/icperf/rootfs"},
@@ -425,6 +452,9 @@ def main() -> None:
         module.exit_json(changed=handler.would_change())
     phases = {
         "run": handler.run,
+        "ready": handler.ready,
+        "senders": handler.senders,
+        "finished": handler.finished,
         "stopped": handler.stopped,
         "collected": handler.collected,
         "absent": handler.absent,

@@ -124,20 +124,34 @@ def test_an_unreachable_host_is_named_with_the_reason(
     assert not any("lab1 (" in text for text in messages), messages
 
 
-def test_two_hosts_with_local_tests_ask_for_one(
-    tmp_path: Path, clean_host: dict[str, Any]
-) -> None:
-    hosts = inventory(tmp_path, {"lab1": LOCAL, "lab2": LOCAL})
-    assert_refused(tmp_path, clean_host, "run_test.yml", base_vars(tmp_path), hosts,
-                   "hosts: a test runs on one lab host, but the inventory's icperf_hosts "
-                   "group gives lab1, lab2; choose one with --limit HOST")  # fmt: skip
+WIRED = {**LOCAL, "icperf_wire_nic": "0000:01:00.0"}
 
 
-def test_remote_tests_are_checked_but_not_run_yet(
+def test_remote_tests_need_the_nic_cabled_to_the_other_host(
     tmp_path: Path, clean_host: dict[str, Any]
 ) -> None:
-    hosts = inventory(tmp_path, {"lab1": LOCAL, "lab2": LOCAL})
+    hosts = inventory(tmp_path, {"lab1": WIRED, "lab2": LOCAL})
     extravars = base_vars(tmp_path, labs=[split_lab(tmp_path)])
     messages = assert_refused(tmp_path, clean_host, "testset.yml", extravars, hosts,
-                              "hosts: the tests across two hosts (icpl-split/")
-    assert any("are checked but not run yet" in text for text in messages), messages
+                              "icperf_wire_nic: lab2 names no NIC cabled to the other host")
+    assert any("which the tests across two hosts need (icpl-split/" in text
+               for text in messages), messages  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("more", "message"),
+    [
+        ({"vswitch": "vpp"}, "vswitch: vpp across two hosts is checked but not run yet by this "
+                             "collection (it runs linux-bridge, ovs across the wire"),
+        ({"search": "ndr"}, "search: rate searches of tests across two hosts (icpl-split/"),
+    ],
+)
+def test_remote_tests_this_collection_does_not_run_yet(
+    tmp_path: Path, clean_host: dict[str, Any], more: dict[str, str], message: str
+) -> None:
+    hosts = inventory(tmp_path, {"lab1": WIRED, "lab2": WIRED})
+    extravars = base_vars(tmp_path, labs=[split_lab(tmp_path)])
+    if "search" in more:
+        extravars.pop("rates", None)
+        extravars.pop("rate", None)
+    assert_refused(tmp_path, clean_host, "testset.yml", {**extravars, **more}, hosts, message)

@@ -60,6 +60,7 @@ def test_listing_4_1_gives_the_containers() -> None:
         "remote": False,
         "host": None,
         "peer_host": None,
+        "peer_name": "dpdk_c1",
         "cpus": [2],
         "shared_cores": False,
         "sock": "/run/icperf/vhost/sock0",

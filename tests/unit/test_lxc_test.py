@@ -118,6 +118,53 @@ def test_run_starts_receivers_first_and_checks_exit_statuses(
     assert argv.splitlines() == ["/usr/local/bin/icperf", "send", "a b", "-t", "5"]
 
 
+def test_phases_split_over_two_hosts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test across two hosts: the receivers' host is ready before the senders' host
+    starts its senders, returns at once from the senders phase, and its receivers run until
+    the finished phase stops them."""
+    trees = {}
+    for host in ("a", "b"):
+        trees[host] = {key: str(tmp_path / host / key) for key in ("rootfs", "run_dir", "lxcpath")}
+        for path in trees[host].values():
+            os.makedirs(path)
+    sender, lxc_a = handler(trees["a"], [container("s", "send", VHOST)], {})
+    receiver, lxc_b = handler(trees["b"], [container("r", "recv", VHOST)], {})
+    for test, tree in ((sender, trees["a"]), (receiver, trees["b"])):
+        real_stop = test.stop
+
+        def stop_then_exit(c: dict[str, Any], real_stop: Any = real_stop,
+                           tree: dict[str, str] = tree) -> None:  # fmt: skip
+            real_stop(c)
+            write_rc(tree, c["name"], c["app"], "0")
+
+        monkeypatch.setattr(test, "stop", stop_then_exit)
+    monkeypatch.setattr(sender, "wait_stopped", lambda c, timeout: (
+        write_rc(trees["a"], c["name"], c["app"], "0"),
+        lxc_a(["lxc-wait", "-n", c["name"], "-P", "x"]),
+    )[1][0] == 0)  # fmt: skip
+    assert receiver.ready() == {} and sender.ready() == {}
+    assert lxc_b.states == {"r": "RUNNING"} and lxc_a.states == {}
+    assert receiver.senders() == {}
+    assert sender.senders() == {}
+    assert lxc_a.states == {"s": "STOPPED"}
+    # The receiver still runs while the sender's host finishes, and only stops now.
+    assert lxc_b.states == {"r": "RUNNING"}
+    assert sender.finished() == {"exit_status": {"s.send": 0}}
+    assert receiver.finished() == {"exit_status": {"r.recv": 0}}
+    assert ["lxc-stop", "-n", "r", "-t", "3"] in lxc_b.calls
+    assert not any(call[0] == "lxc-start" for call in lxc_b.calls[1:])
+
+
+def test_finished_fails_when_a_receiver_died_before(tree: dict[str, str]) -> None:
+    test, lxc = handler(tree, [container("r", "recv", VHOST)], {})
+    test.ready()
+    lxc.states["r"] = "STOPPED"
+    with pytest.raises(RuntimeError, match=r"^r\.recv had stopped before the senders finished"):
+        test.finished()
+
+
 def test_run_names_every_applet_that_failed(tree: dict[str, str]) -> None:
     pair = [container("s", "send", VHOST), container("r", "recv", VHOST)]
     test, _ = handler(tree, pair, {})

@@ -169,3 +169,43 @@ def test_without_lab_hosts_a_plan_keeps_every_container(write_lab: Any) -> None:
     assert [a["host"] for a in planned["record"]["apps"]] == ["localhost", "localhost"]
     with pytest.raises(IcperfInputError, match=r"^host\.lab_hosts: 'lab1' is not a list"):
         plan.plan_test(test, params, lab, {"cores": "0-3", "lab_hosts": "lab1"})
+
+
+ACROSS: dict[str, Any] = {"pairs": 2, "across_hosts": True}
+
+
+def test_a_short_lab_across_hosts_puts_senders_first_and_receivers_second() -> None:
+    lab = parse_lab(ACROSS)
+    assert place_hosts(lab, HOSTS) == ["lab1", "lab2", "lab1", "lab2"]
+    assert place_hosts(lab, ["lab2", "lab1"]) == ["lab2", "lab1", "lab2", "lab1"]
+    assert check_remote(lab, HOSTS) is True
+    # across_hosts: false is a local lab like any other.
+    assert check_remote(parse_lab({**ACROSS, "across_hosts": False}), HOSTS) is False
+
+
+def test_a_short_lab_across_hosts_needs_two_hosts() -> None:
+    with pytest.raises(
+        IcperfInputError,
+        match=r"^across_hosts: true puts the receivers on a second lab host, but the inventory "
+        r"gives one lab host \(lab1\); a remote test needs two hosts in icperf_hosts$",
+    ):
+        check_remote(parse_lab(ACROSS), ["lab1"])
+    with pytest.raises(IcperfInputError, match=r"^across_hosts: "):
+        parse_lab({**ACROSS, "across_hosts": "sometimes"})
+
+
+def test_each_host_plans_its_half_of_a_lab_across_hosts(write_lab: Any) -> None:
+    params = sweep(write_lab("across.yml", ACROSS))
+    test = matrix.test_matrix(params, lab_hosts=HOSTS)[0]
+    assert test["identity"]["hosts"] == "remote"
+    halves = {
+        name: plan.plan_test(test, params, ACROSS,
+                             {"cores": "0-3", "reserved": [], "name": name, "lab_hosts": HOSTS})
+        for name in HOSTS
+    }  # fmt: skip
+    assert [c["name"] for c in halves["lab1"]["containers"]] == ["icp0", "icp2"]
+    assert [c["name"] for c in halves["lab2"]["containers"]] == ["icp1", "icp3"]
+    # The record names each app's peer on the other host.
+    assert [(a["container"], a["peer"], a["host"]) for a in halves["lab2"]["record"]["apps"]] == [
+        ("icp1", "icp0", "lab2"), ("icp3", "icp2", "lab2"),
+    ]  # fmt: skip

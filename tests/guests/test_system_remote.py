@@ -1,0 +1,226 @@
+"""`testset.yml` across two guest hosts joined by a cable (harness --wire): remote tests.
+
+Two guests of their own (one vCPU each), whose lab NIC 0 (emulated igb) are cabled back to
+back, provisioned by the first test set as a user runs it. The set mixes a test across the
+hosts (labs/remote-1vs1.yml: the sender on guest0, its receiver on guest1, through each
+host's switch and the cable) with a local one (labs/1vs1.yml, on guest0 alone). Every
+packet sent on one host is counted by the receiver on the other, and by both NICs of the
+cable; test.json holds both hosts' facts and the link's line rate; the analysis draws the
+remote figures from the run. Then OVS-DPDK with the wire NIC as a DPDK port (vfio-pci, the
+guests' IOMMU on) and the fault of the receiving host dying mid-test.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from integration.records import summary
+
+from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook
+from .harness import REPO, Guest, GuestPool
+
+pytestmark = SYSTEM_MARKS
+
+LABS = REPO / "labs"
+RATE = 2000
+PKT_SIZE = 64
+BURST = 32
+DURATION = 6
+ANALYSIS_WINDOW = ["--warmup", "1", "--cooldown", "1"]
+WIRE = "0000:01:00.0"
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestPool]:
+    with own_pool("remote pair", tmp_path_factory.mktemp("remote"), 2, wire=True) as booted:
+        yield booted
+
+
+@pytest.fixture(scope="module")
+def inventory(pool: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The pool's inventory (both hosts with icperf_wire_nic), no core reserved (one vCPU)."""
+    data = json.loads(pool.inventory.read_text())
+    for host in data["all"]["children"]["icperf_hosts"]["hosts"].values():
+        host.update(icperf_reserved_cores=[])
+    path = tmp_path_factory.mktemp("remote-inventory") / "inventory.yml"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def run_testset(tmp: Path, inventory: Path, vswitch: str, labs: list[str], results: Path,
+                duration: int = DURATION, pkt_sizes: list[int] | None = None) -> Any:  # fmt: skip
+    extravars = {
+        "vswitch": vswitch,
+        "labs": [str(LABS / lab) for lab in labs],
+        "pkt_sizes": pkt_sizes or [PKT_SIZE],
+        "bursts": [BURST],
+        "rates": [RATE],
+        "duration": duration,
+        "results_dir": str(results),
+    }
+    run = run_playbook(tmp, inventory, "testset.yml", extravars)
+    TIMINGS.setdefault(f"remote: testset.yml -e vswitch={vswitch} (s)", []).append(run.seconds)
+    return run
+
+
+def records(results: Path) -> dict[str, dict[str, Any]]:
+    """test.json of every test under ``results``, by L (local/remote)."""
+    found = {}
+    for path in results.rglob("test.json"):
+        record = json.loads(path.read_text())
+        found[record["params"]["hosts"]] = {**record, "folder": path.parent}
+    return found
+
+
+def check_across(record: dict[str, Any], guests: list[Guest]) -> dict[str, Any]:
+    """The sender ran on guest0 and its receiver on guest1; every packet sent was received,
+    and the cable's two NICs counted at least those frames, one's transmit equal to the
+    other's receive."""
+    assert record["status"] == "ok", record["reason"]
+    apps = {app["container"]: app for app in record["apps"]}
+    assert {(a["app"], a["host"], a["peer"]) for a in apps.values()} == {
+        ("send", "guest0", "icp1"), ("recv", "guest1", "icp0"),
+    }  # fmt: skip
+    sent = summary(record["folder"] / apps["icp0"]["log"])
+    got = summary(record["folder"] / apps["icp1"]["log"])
+    assert got["lost"] == 0 and got["reordered"] == 0, got
+    assert got["rx"] == sent["sent"] > 0, (sent, got)
+    hosts = record["hosts"]
+    assert set(hosts) == {"guest0", "guest1"}
+    for guest in guests:
+        assert hosts[guest.name]["facts"]["hostname"] == guest.ssh("uname -n").stdout.strip()
+    out, into = hosts["guest0"]["wire"], hosts["guest1"]["wire"]
+    assert out["pci"] == into["pci"] == WIRE
+    # The cable loses nothing: what one NIC sent, the other received (the kernels' own
+    # frames too, ARP and the priming ping among them).
+    assert out["tx_packets"] == into["rx_packets"] >= sent["sent"], (out, into)
+    assert into["tx_packets"] == out["rx_packets"], (out, into)
+    # QEMU's igb reports a 1000 Mb/s link.
+    assert record["line_rate_bps"] == 1_000_000_000
+    return {"sent": sent["sent"], "received": got["rx"], "guest0 wire tx": out["tx_packets"],
+            "guest1 wire rx": into["rx_packets"]}  # fmt: skip
+
+
+def host_clean(guest: Guest) -> str:
+    """What a test may leave on a host: containers, bridges, namespaces, OVS bridges."""
+    return guest.ssh(
+        "lxc-ls -1; ip -o link show type bridge; ip netns list; "
+        "ovs-vsctl list-br 2>/dev/null || true"
+    ).stdout.strip()
+
+
+def test_remote_and_local_tests_over_linux_bridge(
+    pool: GuestPool, inventory: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("remote-bridge")
+    results = tmp / "results"
+    run = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml", "1vs1.yml"], results)
+    assert run.rc == 0, run.stdout[-8000:]
+    found = records(results)
+    assert set(found) == {"remote", "local"}, list(results.rglob("test.json"))
+    TIMINGS["remote linux-bridge 1vs1"] = json.dumps(check_across(found["remote"], pool.guests))
+    local = found["local"]
+    assert local["status"] == "ok", local["reason"]
+    # The local test ran on guest0 alone.
+    assert {app["host"] for app in local["apps"]} == {"guest0"}
+    assert "hosts" not in local and local["host"]["hostname"] == "guest0"
+    for guest in pool.guests:
+        assert host_clean(guest) == "", guest.name
+
+    from icperf_analysis.cli import main
+
+    out = tmp / "report"
+    assert main([str(results), "--out", str(out), *ANALYSIS_WINDOW]) == 0
+    table = pd.read_csv(out / "summary.csv")
+    assert set(table["hosts"]) == {"local", "remote"}
+    remote = table[table["hosts"] == "remote"]
+    assert (remote["line_rate_bps"] == 1e9).all(), remote
+    # Figure 5.4's kind (M against P, L = remote) is drawn with the recorded line rate.
+    report = (out / "report.html").read_text()
+    assert "1 GbE, recorded in test.json" in report, report[:3000]
+    drawn = [path.name for path in out.rglob("max_vs_pkt_*remote*.png")]
+    assert drawn, list(out.rglob("*.png"))
+    TIMINGS["remote figures"] = ", ".join(sorted(drawn))
+
+
+@pytest.fixture(scope="module")
+def iommu(pool: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> list[Guest]:
+    """vfio-pci needs each guest's IOMMU; the kernel_cmdline role turns it on when off."""
+    if not all(g.ssh("ls /sys/class/iommu").stdout.strip() for g in pool.guests):
+        tmp = tmp_path_factory.mktemp("remote-iommu")
+        on = run_playbook(tmp, pool.inventory, "tests/guests/playbooks/kernel_cmdline.yml",
+                          {"kernel_cmdline_iommu": "intel"})  # fmt: skip
+        TIMINGS["remote: IOMMU on, with a reboot (s)"] = on.seconds
+        assert on.rc == 0, on.failure_messages() or on.stdout[-3000:]
+    assert all(g.ssh("ls /sys/class/iommu").stdout.strip() for g in pool.guests)
+    return pool.guests
+
+
+def test_remote_over_ovs_dpdk_with_the_wire_nic_as_a_dpdk_port(
+    iommu: list[Guest], inventory: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("remote-ovs")
+    results = tmp / "results"
+    run = run_testset(tmp, inventory, "ovs", ["remote-1vs1.yml"], results)
+    assert run.rc == 0, run.stdout[-8000:]
+    record = records(results)["remote"]
+    moved = check_across(record, iommu)
+    for name in ("guest0", "guest1"):
+        wire = record["hosts"][name]["wire"]
+        # OVS drove the NIC: its counters came from OVS's dpdk port.
+        assert (wire["driver"], wire["source"]) == ("vfio-pci", "ovs"), wire
+    TIMINGS["remote ovs 1vs1"] = json.dumps(moved)
+    for guest in iommu:
+        assert host_clean(guest) == "", guest.name
+        # The NIC is back on its own driver.
+        assert guest.ssh(f"basename $(readlink /sys/bus/pci/devices/{WIRE}/driver)"
+                         ).stdout.strip() == "igb"  # fmt: skip
+
+
+def test_the_receiving_host_dies_mid_test(
+    pool: GuestPool, inventory: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """guest1 (the receivers' host) is killed while the first of two remote tests sends: that
+    test is recorded failed naming guest1, guest0 is restored, the second test is not run and
+    the run says so, naming the host."""
+    sender, receiver = pool.guests
+    tmp = tmp_path_factory.mktemp("remote-dies")
+    results = tmp / "results"
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        outcome["run"] = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml"],
+                                     results, duration=30, pkt_sizes=[64, 128])  # fmt: skip
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline and thread.is_alive():
+        if "icp0" in sender.ssh("lxc-ls -1 --running", check=False).stdout.split():
+            break
+        time.sleep(2)
+    time.sleep(5)
+    killed_at = time.monotonic()
+    receiver.stop()
+    thread.join(timeout=1800)
+    assert not thread.is_alive()
+    TIMINGS["remote: from guest1 killed to the run's end (s)"] = round(
+        time.monotonic() - killed_at, 1)
+    played = outcome["run"]
+    assert played.rc != 0
+    tests = {json.loads(p.read_text())["params"]["pkt_size"]: json.loads(p.read_text())
+             for p in results.rglob("test.json")}  # fmt: skip
+    assert list(tests) == [64], list(results.rglob("test.json"))
+    assert tests[64]["status"] == "failed"
+    assert "guest1: unreachable during the test" in tests[64]["reason"], tests[64]["reason"]
+    messages = played.failure_messages()
+    assert any("tests not run, their hosts (guest1) unreachable" in m and "/128/" in m
+               for m in messages), messages  # fmt: skip
+    assert host_clean(sender) == ""

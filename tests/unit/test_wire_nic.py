@@ -1,0 +1,106 @@
+"""wire_nic against a fake sysfs tree: a NIC on a kernel driver (by PCI address or by
+name), one given to DPDK and read through Open vSwitch, one without counters, and a NIC
+the host does not have."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ansible_collections.icperf.lab.plugins.modules import wire_nic
+from icperf_module_runner import check_documentation, patch_module, run_module
+
+NIC = "0000:01:00.0"
+
+
+class FakeHost:
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.sys = root / "sys"
+        self.devices = self.sys / "bus/pci/devices"
+        for driver in ("igb", "vfio-pci"):
+            (self.sys / "bus/pci/drivers" / driver).mkdir(parents=True)
+        self.commands: list[list[str]] = []
+        self.ovs: dict[str, str] = {}
+        patch_module(monkeypatch, self._run, lambda name: f"/usr/bin/{name}")
+
+    def _run(self, args: list[str]) -> tuple[int, str, str]:
+        self.commands.append(list(args))
+        return 0, self.ovs.get(args[-1], ""), ""
+
+    def nic(self, driver: str, netdev: str = "", speed: str = "1000", **stats: int) -> None:
+        device = self.devices / NIC
+        device.mkdir(parents=True)
+        (device / "driver").symlink_to(self.sys / "bus/pci/drivers" / driver)
+        if not netdev:
+            return
+        net = self.sys / "class/net" / netdev
+        (net / "statistics").mkdir(parents=True)
+        (device / "net" / netdev).mkdir(parents=True)
+        (net / "device").symlink_to(device)
+        (net / "speed").write_text(speed + "\n")
+        for key in wire_nic.STATISTICS:
+            (net / "statistics" / key).write_text(f"{stats.get(key, 0)}\n")
+
+    def run(self, nic: str, **extra: Any) -> Any:
+        return run_module(wire_nic, {"nic": nic, "sys_root": str(self.sys), **extra})
+
+
+@pytest.fixture
+def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHost:
+    return FakeHost(tmp_path, monkeypatch)
+
+
+def test_documentation_matches_the_arguments() -> None:
+    check_documentation(wire_nic, {"wire"})
+
+
+@pytest.mark.parametrize("given", [NIC, "enp1s0"])
+def test_a_nic_on_its_kernel_driver_by_address_or_name(host: FakeHost, given: str) -> None:
+    host.nic("igb", "enp1s0", rx_packets=22, tx_packets=21, rx_bytes=2028, tx_bytes=1990)
+    result = host.run(given)
+    assert not result.failed and result.result["changed"] is False
+    assert result.result["wire"] == {
+        "nic": given, "pci": NIC, "netdev": "enp1s0", "driver": "igb", "source": "netdev",
+        "speed_mbps": 1000, "rx_packets": 22, "tx_packets": 21, "rx_bytes": 2028,
+        "tx_bytes": 1990,
+    }  # fmt: skip
+    assert host.commands == []
+
+
+def test_a_link_down_has_no_speed(host: FakeHost) -> None:
+    host.nic("igb", "enp1s0", speed="-1")
+    assert host.run(NIC).result["wire"]["speed_mbps"] == -1
+
+
+def test_a_nic_given_to_dpdk_is_read_through_ovs(host: FakeHost) -> None:
+    host.nic("vfio-pci")
+    host.ovs = {
+        "statistics": "{rx_bytes=816000, rx_dropped=0, rx_packets=12000, tx_bytes=680,"
+                      " tx_packets=10}\n",
+        "link_speed": "1000000000\n",
+    }  # fmt: skip
+    wire = host.run(NIC, ovs_interface="dpdk0", _ansible_check_mode=True).result["wire"]
+    assert wire == {"nic": NIC, "pci": NIC, "netdev": "", "driver": "vfio-pci", "source": "ovs",
+                    "speed_mbps": 1000, "rx_packets": 12000, "tx_packets": 10,
+                    "rx_bytes": 816000, "tx_bytes": 680}  # fmt: skip
+    assert host.commands == [
+        ["/usr/bin/ovs-vsctl", "get", "Interface", "dpdk0", "statistics"],
+        ["/usr/bin/ovs-vsctl", "get", "Interface", "dpdk0", "link_speed"],
+    ]
+
+
+def test_a_nic_given_to_dpdk_without_a_switch_to_ask_has_no_counters(host: FakeHost) -> None:
+    host.nic("vfio-pci")
+    wire = host.run(NIC).result["wire"]
+    assert (wire["source"], wire["speed_mbps"], wire["driver"]) == ("none", -1, "vfio-pci")
+    assert "rx_packets" not in wire
+
+
+@pytest.mark.parametrize(("nic", "what"), [(NIC, f"PCI device {NIC}"), ("eth9", "interface eth9")])
+def test_a_nic_the_host_lacks_fails_naming_the_variable(
+    host: FakeHost, nic: str, what: str
+) -> None:
+    failed = host.run(nic, var_prefix="icperf_wire_")
+    assert failed.failed
+    assert failed.result["msg"] == f"icperf_wire_nic: this host has no {what}"
