@@ -135,12 +135,18 @@ def run_playbook(
 
 
 def run_playbook_until(
-    tmp: Path, playbook: str, extravars: dict[str, Any], stop: Callable[[], bool]
+    tmp: Path,
+    playbook: str,
+    extravars: dict[str, Any],
+    stop: Callable[[], bool],
+    inventory: Path | None = None,
 ) -> PlaybookRun:
     """Run ``playbook`` and kill it as soon as ``stop()`` returns true."""
     import ansible_runner
 
     kwargs = _runner_kwargs(tmp, playbook, extravars)
+    if inventory is not None:
+        kwargs["inventory"] = str(inventory)
     thread, runner = ansible_runner.run_async(cancel_callback=stop, **kwargs)
     thread.join(timeout=900)
     return PlaybookRun(

@@ -127,6 +127,8 @@ def test_latency_run_test_echoes(
         ("2vs2.yml", "linux-bridge", ["send", "recv", "send", "recv"]),
         ("latency-1vs1.yml", "linux-bridge", ["client", "server"]),
         ("thesis-listing-4.1.yml", "sriov", ["send", "recv", "send"]),
+        ("remote-1vs1.yml", "linux-bridge", ["send", "recv"]),
+        ("remote-2vs2.yml", "ovs", ["send", "recv", "send", "recv"]),
     ],
 )
 def test_shipped_labs_are_valid(lab: str, vswitch: str, apps: list[str]) -> None:
