@@ -62,6 +62,8 @@ class CallbackModule(CallbackBase):
     def __init__(self, display: Any = None) -> None:
         super().__init__(display=display)
         self.tracker = ProgressTracker()
+        # The hosts of a test across hosts each report the same plan and test: shown once.
+        self.last_seen: dict[str, Any] = {}
 
     def v2_runner_on_ok(self, result: Any) -> None:
         self._show(_facts(result))
@@ -73,9 +75,9 @@ class CallbackModule(CallbackBase):
     def _show(self, facts: Mapping[str, Any]) -> None:
         try:
             lines: list[str | None] = []
-            if "icperf_plan" in facts:
+            if "icperf_plan" in facts and self._new("icperf_plan", facts):
                 lines.append(self.tracker.on_plan(facts["icperf_plan"]))
-            if "icperf_progress" in facts:
+            if "icperf_progress" in facts and self._new("icperf_progress", facts):
                 lines.append(self.tracker.on_progress(facts["icperf_progress"]))
         except IcperfInputError as error:
             self._display.warning(f"icperf.lab.progress: {error}")
@@ -86,6 +88,13 @@ class CallbackModule(CallbackBase):
         warnings = facts.get("icperf_warnings")
         for warning in warnings if isinstance(warnings, list) else []:
             self._display.warning(f"icperf: {warning}")
+
+    def _new(self, key: str, facts: Mapping[str, Any]) -> bool:
+        """Whether ``facts[key]`` differs from the last one shown (another host's copy)."""
+        if self.last_seen.get(key) == facts[key]:
+            return False
+        self.last_seen[key] = facts[key]
+        return True
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
         line = self.tracker.summary()

@@ -151,6 +151,8 @@ def test_callback_prints_plan_progress_and_summary(
     module, clock = callback
     plan = {"total": 3, "to_run": 3, "skipped": 0, "seconds_per_test": 40}
     module.v2_runner_on_ok(fact_result({"icperf_plan": plan}))
+    # Both hosts of a run across two hosts announce the same plan: printed once.
+    module.v2_runner_on_ok(fact_result({"icperf_plan": plan}, host="other"))
     module.v2_runner_on_ok(fact_result({"other": 1}))
     module.v2_runner_on_ok(fact_result({"icperf_progress": {"index": 1, "total": 3, "id": "a"}}))
     # The same fact set on a second host is the same event.
