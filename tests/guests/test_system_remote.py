@@ -35,6 +35,10 @@ BURST = 32
 DURATION = 6
 ANALYSIS_WINDOW = ["--warmup", "1", "--cooldown", "1"]
 WIRE = "0000:01:00.0"
+# Frames of the hosts' and containers' kernels on the cable during a test, at most.
+KERNEL_FRAMES = 20
+# Two sizes: figure 5.4's kind (M against P) draws a curve and the line rate's.
+PKT_SIZES = [64, 1500]
 
 
 @pytest.fixture(scope="module")
@@ -70,12 +74,13 @@ def run_testset(tmp: Path, inventory: Path, vswitch: str, labs: list[str], resul
     return run
 
 
-def records(results: Path) -> dict[str, dict[str, Any]]:
-    """test.json of every test under ``results``, by L (local/remote)."""
+def records(results: Path, pkt_size: int = PKT_SIZE) -> dict[str, dict[str, Any]]:
+    """test.json of every test of ``pkt_size`` under ``results``, by L (local/remote)."""
     found = {}
     for path in results.rglob("test.json"):
         record = json.loads(path.read_text())
-        found[record["params"]["hosts"]] = {**record, "folder": path.parent}
+        if record["params"]["pkt_size"] == pkt_size:
+            found[record["params"]["hosts"]] = {**record, "folder": path.parent}
     return found
 
 
@@ -95,13 +100,17 @@ def check_across(record: dict[str, Any], guests: list[Guest]) -> dict[str, Any]:
     hosts = record["hosts"]
     assert set(hosts) == {"guest0", "guest1"}
     for guest in guests:
-        assert hosts[guest.name]["facts"]["hostname"] == guest.ssh("uname -n").stdout.strip()
+        facts = hosts[guest.name]["facts"]
+        assert facts["kernel"] == guest.ssh("uname -r").stdout.strip(), facts
     out, into = hosts["guest0"]["wire"], hosts["guest1"]["wire"]
     assert out["pci"] == into["pci"] == WIRE
-    # The cable loses nothing: what one NIC sent, the other received (the kernels' own
-    # frames too, ARP and the priming ping among them).
-    assert out["tx_packets"] == into["rx_packets"] >= sent["sent"], (out, into)
-    assert into["tx_packets"] == out["rx_packets"], (out, into)
+    # Both NICs carried every frame of the applets, besides a few of the kernels' own (ARP,
+    # the priming ping, IPv6 neighbour discovery). The two hosts read their NIC at nearly
+    # the same moment, not the same one: such a frame may cross between the two readings.
+    assert out["tx_packets"] >= sent["sent"] and into["rx_packets"] >= got["rx"], (out, into)
+    assert abs(out["tx_packets"] - into["rx_packets"]) <= KERNEL_FRAMES, (out, into)
+    assert abs(into["tx_packets"] - out["rx_packets"]) <= KERNEL_FRAMES, (out, into)
+    assert out["tx_packets"] - sent["sent"] <= KERNEL_FRAMES, (out, sent)
     # QEMU's igb reports a 1000 Mb/s link.
     assert record["line_rate_bps"] == 1_000_000_000
     return {"sent": sent["sent"], "received": got["rx"], "guest0 wire tx": out["tx_packets"],
@@ -109,9 +118,10 @@ def check_across(record: dict[str, Any], guests: list[Guest]) -> dict[str, Any]:
 
 
 def host_clean(guest: Guest) -> str:
-    """What a test may leave on a host: containers, bridges, namespaces, OVS bridges."""
+    """What a test may leave on a host: containers, bridges (but lxcbr0, which the lxc
+    package's lxc-net service keeps), namespaces, OVS bridges."""
     return guest.ssh(
-        "lxc-ls -1; ip -o link show type bridge; ip netns list; "
+        "lxc-ls -1; ip -o link show type bridge | grep -v ': lxcbr0:'; ip netns list; "
         "ovs-vsctl list-br 2>/dev/null || true"
     ).stdout.strip()
 
@@ -121,16 +131,19 @@ def test_remote_and_local_tests_over_linux_bridge(
 ) -> None:
     tmp = tmp_path_factory.mktemp("remote-bridge")
     results = tmp / "results"
-    run = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml", "1vs1.yml"], results)
+    run = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml", "1vs1.yml"], results,
+                      pkt_sizes=PKT_SIZES)  # fmt: skip
     assert run.rc == 0, run.stdout[-8000:]
-    found = records(results)
-    assert set(found) == {"remote", "local"}, list(results.rglob("test.json"))
-    TIMINGS["remote linux-bridge 1vs1"] = json.dumps(check_across(found["remote"], pool.guests))
-    local = found["local"]
-    assert local["status"] == "ok", local["reason"]
-    # The local test ran on guest0 alone.
-    assert {app["host"] for app in local["apps"]} == {"guest0"}
-    assert "hosts" not in local and local["host"]["hostname"] == "guest0"
+    for size in PKT_SIZES:
+        found = records(results, size)
+        assert set(found) == {"remote", "local"}, list(results.rglob("test.json"))
+        moved = check_across(found["remote"], pool.guests)
+        TIMINGS[f"remote linux-bridge 1vs1 P{size}"] = json.dumps(moved)
+        local = found["local"]
+        assert local["status"] == "ok", local["reason"]
+        # The local test ran on guest0 alone, its record as on one host.
+        assert {app["host"] for app in local["apps"]} == {"guest0"}
+        assert "hosts" not in local and local["host"]["kernel"]
     for guest in pool.guests:
         assert host_clean(guest) == "", guest.name
 
