@@ -36,6 +36,8 @@ from .records import summary
 pytestmark = HOST_TEST_MARKS
 
 CABLE = ("icplwa", "icplwb")
+# Frames of the kernels on the cable during a test, at most.
+KERNEL_FRAMES = 20
 HOSTS = ("lab1", "lab2")
 # lab2's containers: an LXC path of its own, so that each host's clean-up sees its own.
 LAB2_LXCPATH = Path("/var/lib/icpl-lab2-lxc")
@@ -153,11 +155,16 @@ def test_a_remote_and_a_local_test_on_two_hosts(
     sent = summary(remote["folder"] / apps["icpl-s0"]["log"])
     got = summary(remote["folder"] / apps["icpl-r0"]["log"])
     assert got["rx"] == sent["sent"] > 0 and got["lost"] == 0, (sent, got)
-    # The cable: what lab1's end sent, lab2's end received, the sender's frames among them.
+    # The cable: both ends carried every frame of the sender, besides a few of the kernels'
+    # own (ARP, the priming ping, IPv6). Each host reads its end at nearly the same moment,
+    # not the same one: such a frame may cross between the two readings.
     wire = {name: remote["hosts"][name]["wire"] for name in HOSTS}
     assert [wire[name]["netdev"] for name in HOSTS] == list(CABLE)
-    assert wire["lab1"]["tx_packets"] == wire["lab2"]["rx_packets"] >= sent["sent"], wire
-    assert wire["lab2"]["tx_packets"] == wire["lab1"]["rx_packets"], wire
+    assert wire["lab1"]["tx_packets"] >= sent["sent"], wire
+    assert wire["lab2"]["rx_packets"] >= got["rx"], wire
+    for one, other in (("lab1", "lab2"), ("lab2", "lab1")):
+        assert abs(wire[one]["tx_packets"] - wire[other]["rx_packets"]) <= KERNEL_FRAMES, wire
+    assert wire["lab1"]["tx_packets"] - sent["sent"] <= KERNEL_FRAMES, wire
     # A veth reports 10000 Mb/s.
     assert remote["line_rate_bps"] == 10_000_000_000
     assert set(remote["hosts"]) == set(HOSTS)
