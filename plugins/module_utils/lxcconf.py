@@ -22,6 +22,16 @@ def log_base(container: Mapping[str, Any]) -> str:
     return f"{container['name']}.{container['app']}"
 
 
+def hugepages_mount(config: str) -> str:
+    """The host hugetlbfs directory a container's config binds to its /dev/hugepages, or ''."""
+    for line in config.splitlines():
+        key, _, value = line.partition("=")
+        fields = value.split()
+        if key.strip() == "lxc.mount.entry" and len(fields) > 1 and fields[1] == "dev/hugepages":
+            return fields[0]
+    return ""
+
+
 def argv_file(argv: Sequence[object], field: str = "argv") -> str:
     """The argv file's content: one argument per line (no argument may hold a newline)."""
     if not isinstance(argv, Sequence) or isinstance(argv, str) or not argv:

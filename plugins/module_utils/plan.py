@@ -36,6 +36,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # Receivers outlive the senders by this much; they are stopped once the senders are
     # done, so the margin only matters if the playbook dies mid-test.
     "receiver_extra_seconds": 60,
+    # A receiver whose sender is on another host waits, besides, through the controller's
+    # turns on every host of the test (each step's SSH round trip and module start there).
+    "receiver_extra_seconds_across_hosts": 600,
     # Descriptors per queue of the dpdk- applets: the applets' own default when every
     # poller has a core to itself; deep rings when pollers share cores, since a poller
     # that waits for its time slice must find room for everything that arrived meanwhile
@@ -139,11 +142,12 @@ def plan_test(
     planned = []
     for container in containers:
         active = container["app"] in ACTIVE_APPS
+        margin = 0 if active else int(
+            conf["receiver_extra_seconds_across_hosts" if container.get("remote")
+                 else "receiver_extra_seconds"]
+        )  # fmt: skip
         argv = icperf_command(
-            container,
-            command_params,
-            duration + (0 if active else int(conf["receiver_extra_seconds"])),
-            binary=str(conf["binary"]),
+            container, command_params, duration + margin, binary=str(conf["binary"])
         )
         planned.append({**container, "argv": argv, "active": active, "wiring": wiring})
 

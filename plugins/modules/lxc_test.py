@@ -120,6 +120,7 @@ removed:
   type: list
 """
 
+import glob  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
@@ -143,6 +144,7 @@ from ansible_collections.icperf.lab.plugins.module_utils.lxcconf import (  # noq
     HEADER,
     argv_file,
     container_config,
+    hugepages_mount,
     log_base,
 )
 
@@ -230,15 +232,37 @@ class ContainerSet:
         )
 
     def diagnostics(self, container: dict[str, Any]) -> str:
-        for suffix in (".err",):
-            try:
-                with open(self.run_path(container, suffix), encoding="utf-8") as handle:
-                    text = handle.read().strip()
-            except OSError:
-                continue
-            if text:
-                return f": {text.splitlines()[-1]}"
-        return ""
+        """The applet's last word on stderr."""
+        try:
+            with open(self.run_path(container, ".err"), encoding="utf-8") as handle:
+                text = handle.read().strip()
+        except OSError:
+            return ""
+        return f": {text.splitlines()[-1]}" if text else ""
+
+    def how_it_ended(self, container: dict[str, Any]) -> str:
+        """Why an applet that should still run is gone: its summary's reason (its own
+        duration ran out, a signal) and exit status, or that it left neither."""
+        reason = None
+        try:
+            with open(self.run_path(container, ".out"), encoding="utf-8") as handle:
+                for line in handle:
+                    if '"summary"' in line:
+                        reason = json.loads(line).get("reason")
+        except (OSError, ValueError):
+            pass
+        code = self.exit_status_of(container)
+        parts = [
+            f"after its own duration of {self.own_duration(container)} s ran out"
+            if reason == "duration" else f"ended by {reason}" if reason else "no summary record",
+            f"exit status {code}" if code >= 0 else "no exit status",
+        ]  # fmt: skip
+        return f" ({', '.join(parts)})"
+
+    @staticmethod
+    def own_duration(container: dict[str, Any]) -> str:
+        argv = [str(arg) for arg in container.get("argv") or []]
+        return argv[argv.index("-t") + 1] if "-t" in argv[:-1] else "?"
 
     def check_link(self, container: dict[str, Any]) -> None:
         wiring = container.get("wiring") or {}
@@ -290,15 +314,15 @@ class ContainerSet:
             for c in self.containers
         )
 
+    def exit_status_of(self, container: dict[str, Any]) -> int:
+        try:
+            with open(self.run_path(container, ".rc"), encoding="utf-8") as handle:
+                return int(handle.read().strip() or -1)
+        except (OSError, ValueError):
+            return -1
+
     def exit_status(self) -> dict[str, int]:
-        status = {}
-        for container in self.containers:
-            try:
-                with open(self.run_path(container, ".rc"), encoding="utf-8") as handle:
-                    status[log_base(container)] = int(handle.read().strip() or -1)
-            except (OSError, ValueError):
-                status[log_base(container)] = -1
-        return status
+        return {log_base(c): self.exit_status_of(c) for c in self.containers}
 
     def run(self) -> dict[str, Any]:
         self.ready()
@@ -336,15 +360,14 @@ class ContainerSet:
 
     def finished(self) -> dict[str, Any]:
         """Receivers and servers stopped, having run until now; every exit status checked."""
-        ended_early = [
-            log_base(c) for c in self.passive() if self.state_of(c["name"]) != "RUNNING"
-        ]
+        ended_early = [c for c in self.passive() if self.state_of(c["name"]) != "RUNNING"]
         for container in self.passive():
             self.stop(container)
         if ended_early:
             raise RuntimeError(
-                f"{', '.join(ended_early)} had stopped before the senders finished"
-                + "".join(self.diagnostics(c) for c in self.passive())
+                f"{', '.join(log_base(c) for c in ended_early)} had stopped before the "
+                "senders finished"
+                + "".join(self.how_it_ended(c) + self.diagnostics(c) for c in ended_early)
             )
         status = self.exit_status()
         bad = [
@@ -394,10 +417,26 @@ class ContainerSet:
         self.changed = True
         return {"archive": archive}
 
+    def release_pages(self, name: str) -> None:
+        """Remove the page files a dpdk- applet left in the host's hugetlbfs (its EAL keeps
+        them after exit, named after its --file-prefix, the container's name): while they
+        exist their pages stay allocated, even once nr_hugepages is given back."""
+        try:
+            with open(os.path.join(self.p["lxcpath"], name, "config"), encoding="utf-8") as handle:
+                directory = hugepages_mount(handle.read())
+        except OSError:
+            return
+        if not directory:
+            return
+        for path in glob.glob(os.path.join(glob.escape(directory), glob.escape(name) + "map_*")):
+            os.unlink(path)
+            self.changed = True
+
     def absent(self) -> dict[str, Any]:
         removed = []
         for container in self.containers:
             self.stop(container)
+            self.release_pages(container["name"])
             for directory in (self.p["lxcpath"], self.p["run_dir"]):
                 path = os.path.join(directory, container["name"])
                 if os.path.exists(path):

@@ -6,13 +6,15 @@ hosts (labs/remote-1vs1.yml: the sender on guest0, its receiver on guest1, throu
 host's switch and the cable) with a local one (labs/1vs1.yml, on guest0 alone). Every
 packet sent on one host is counted by the receiver on the other, and by both NICs of the
 cable; test.json holds both hosts' facts and the link's line rate; the analysis draws the
-remote figures from the run. Then OVS-DPDK with the wire NIC as a DPDK port (vfio-pci, the
-guests' IOMMU on) and the fault of the receiving host dying mid-test.
+remote figures from the run. Then the hosts' SSH dropping mid-test and coming back, OVS-DPDK
+with the wire NIC as a DPDK port (vfio-pci, the guests' IOMMU on), and the fault of the
+receiving host dying mid-test.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 import time
 from collections.abc import Iterator
@@ -39,6 +41,8 @@ WIRE = "0000:01:00.0"
 KERNEL_FRAMES = 20
 # Two sizes: figure 5.4's kind (M against P) draws a curve and the line rate's.
 PKT_SIZES = [64, 1500]
+# How long the SSH of both hosts stays down mid-test (within ansible.cfg's ssh retries).
+DROP_SECONDS = 20
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +167,63 @@ def test_remote_and_local_tests_over_linux_bridge(
     TIMINGS["remote figures"] = ", ".join(sorted(drawn))
 
 
+def wait_for_senders(sender: Guest, thread: threading.Thread) -> None:
+    """Until the sender's container runs (the test's senders step), or the run has ended."""
+    deadline = time.monotonic() + 1800
+    while time.monotonic() < deadline and thread.is_alive():
+        if "icp0" in sender.ssh("lxc-ls -1 --running", check=False).stdout.split():
+            return
+        time.sleep(2)
+
+
+def drop_ssh(guest: Guest, seconds: int) -> None:
+    """Every SSH connection to ``guest`` cut, and new ones refused for ``seconds``: from a
+    unit of its own, outside the sessions it ends."""
+    script = (f"systemctl stop ssh.service; pkill -f 'sshd: root@'; sleep {seconds}; "
+              "systemctl start ssh.service")  # fmt: skip
+    guest.ssh(f"systemd-run --collect --unit=icperf-ssh-drop sh -c {shlex.quote(script)}",
+              check=False)  # fmt: skip
+
+
+def test_ssh_that_drops_and_comes_back_mid_test_loses_nothing(
+    pool: GuestPool, inventory: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Both hosts' SSH cut and refused for 20 s while the senders run: the test's steps go on
+    as jobs on the hosts, the controller reconnects, and the test ends complete: every packet
+    counted, both hosts' logs fetched."""
+    tmp = tmp_path_factory.mktemp("remote-ssh-drop")
+    results = tmp / "results"
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        outcome["run"] = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml"],
+                                     results, duration=30)  # fmt: skip
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    wait_for_senders(pool.guests[0], thread)
+    assert thread.is_alive(), "the run ended before its senders started"
+    for guest in pool.guests:
+        drop_ssh(guest, DROP_SECONDS)
+    dropped_at = time.monotonic()
+    # The drop is real: a new connection is refused meanwhile.
+    for guest in pool.guests:
+        while guest.ssh("true", check=False, timeout=30).returncode != 255:
+            assert time.monotonic() - dropped_at < DROP_SECONDS / 2, f"{guest.name} still answers"
+            time.sleep(1)
+    thread.join(timeout=1800)
+    assert not thread.is_alive()
+    TIMINGS["remote: from SSH dropped (20 s) to the run's end (s)"] = round(
+        time.monotonic() - dropped_at, 1)
+    played = outcome["run"]
+    assert played.rc == 0, played.failure_messages() or played.stdout[-8000:]
+    record = records(results)["remote"]
+    TIMINGS["remote linux-bridge 1vs1, SSH dropped mid-test"] = json.dumps(
+        check_across(record, pool.guests))
+    for guest in pool.guests:
+        assert host_clean(guest) == "", guest.name
+
+
 @pytest.fixture(scope="module")
 def iommu(pool: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> list[Guest]:
     """vfio-pci needs each guest's IOMMU; the kernel_cmdline role turns it on when off."""
@@ -214,11 +275,8 @@ def test_the_receiving_host_dies_mid_test(
 
     thread = threading.Thread(target=run)
     thread.start()
-    deadline = time.monotonic() + 1800
-    while time.monotonic() < deadline and thread.is_alive():
-        if "icp0" in sender.ssh("lxc-ls -1 --running", check=False).stdout.split():
-            break
-        time.sleep(2)
+    wait_for_senders(sender, thread)
+    assert thread.is_alive(), "the run ended before its senders started"
     time.sleep(5)
     killed_at = time.monotonic()
     receiver.stop()
@@ -230,7 +288,7 @@ def test_the_receiving_host_dies_mid_test(
     assert played.rc != 0
     tests = {json.loads(p.read_text())["params"]["pkt_size"]: json.loads(p.read_text())
              for p in results.rglob("test.json")}  # fmt: skip
-    assert list(tests) == [64], list(results.rglob("test.json"))
+    assert list(tests) == [64], (list(results.rglob("test.json")), played.failure_messages())
     assert tests[64]["status"] == "failed"
     assert "guest1: unreachable during the test" in tests[64]["reason"], tests[64]["reason"]
     messages = played.failure_messages()

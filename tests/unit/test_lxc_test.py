@@ -165,6 +165,27 @@ def test_finished_fails_when_a_receiver_died_before(tree: dict[str, str]) -> Non
         test.finished()
 
 
+def test_a_receiver_that_ended_early_says_how(tree: dict[str, str]) -> None:
+    """Its own duration ran out (with its exit status), or it left no summary at all."""
+    pair = [container("r", "recv", VHOST), container("q", "recv", VHOST)]
+    test, lxc = handler(tree, pair, {})
+    test.ready()
+    Path(tree["run_dir"], "r", "r.recv.out").write_text(
+        '{"v":1,"type":"start"}\n{"v":1,"type":"summary","rx":9,"reason":"duration"}\n',
+        encoding="utf-8",
+    )
+    write_rc(tree, "r", "recv", "0")
+    Path(tree["run_dir"], "q", "q.recv.err").write_text("port 0 up\nbus error\n", "utf-8")
+    lxc.states.update(r="STOPPED", q="STOPPED")
+    with pytest.raises(RuntimeError) as raised:
+        test.finished()
+    assert str(raised.value) == (
+        "r.recv, q.recv had stopped before the senders finished"
+        " (after its own duration of 5 s ran out, exit status 0)"
+        " (no summary record, no exit status): bus error"
+    )
+
+
 def test_run_names_every_applet_that_failed(tree: dict[str, str]) -> None:
     pair = [container("s", "send", VHOST), container("r", "recv", VHOST)]
     test, _ = handler(tree, pair, {})
@@ -226,6 +247,22 @@ def test_cleanup_removes_only_icperfs_containers(tree: dict[str, str]) -> None:
     assert sorted(os.listdir(tree["lxcpath"])) == ["theirs"]
     assert sorted(os.listdir(tree["run_dir"])) == ["theirs"]
     assert ["lxc-stop", "-n", "mine", "-t", "3"] in lxc.calls
+    assert test.changed
+
+
+def test_absent_releases_the_page_files_a_dpdk_applet_left(
+    tree: dict[str, str], tmp_path: Path
+) -> None:
+    """Only <name>map_* of the containers removed, in the hugetlbfs their config binds."""
+    pages = tmp_path / "hugepages"
+    pages.mkdir()
+    for name in ("rmap_0", "rmap_1", "r2map_0", "xmap_0"):
+        (pages / name).touch()
+    test, _ = handler(tree, [container("r", "recv", {**VHOST, "hugepages_dir": str(pages)})], {},
+                      state="absent")  # fmt: skip
+    test.define()
+    assert test.absent() == {"removed": ["r"]}
+    assert sorted(os.listdir(pages)) == ["r2map_0", "xmap_0"]
     assert test.changed
 
 

@@ -158,6 +158,10 @@ def test_each_host_plans_its_own_containers(write_lab: Any) -> None:
     assert second["p1"]["cpus"] == [1]
     assert {a["container"]: a["host"] for a in plans["lab2"]["record"]["apps"]} == {"p1": "lab2"}
     assert plans["lab1"]["identity"]["hosts"] == "remote"
+    # A receiver waits for a sender on another host through the controller's turns on both.
+    planned = [*plans["lab1"]["containers"], *plans["lab2"]["containers"]]
+    duration = {c["name"]: c["argv"][c["argv"].index("-t") + 1] for c in planned}
+    assert duration == {"p0": "10", "p1": "610", "p2": "10", "p3": "70"}
 
 
 def test_without_lab_hosts_a_plan_keeps_every_container(write_lab: Any) -> None:
