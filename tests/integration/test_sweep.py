@@ -128,6 +128,7 @@ def test_latency_run_test_echoes(
         ("latency-1vs1.yml", "linux-bridge", ["client", "server"]),
         ("thesis-listing-4.1.yml", "sriov", ["send", "recv", "send"]),
         ("remote-1vs1.yml", "linux-bridge", ["send", "recv"]),
+        ("remote-latency-1vs1.yml", "linux-bridge", ["client", "server"]),
         ("remote-2vs2.yml", "ovs", ["send", "recv", "send", "recv"]),
     ],
 )

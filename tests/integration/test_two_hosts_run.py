@@ -182,6 +182,48 @@ def test_a_remote_and_a_local_test_on_two_hosts(
     assert cable_state() == before
 
 
+def test_round_trips_across_two_hosts_draw_the_remote_latency_figure(
+    tmp_path: Path, clean_host: dict[str, Any], provisioned: None, cable: Path
+) -> None:
+    """Figure 5.11's kind: a client on lab1 and its server on lab2 at two packet sizes,
+    every echo crossing the cable both ways; the analysis draws RTT against P for L =
+    remote."""
+    lab = {**yaml.safe_load((LABS / "icpl-latency.yml").read_text()), "across_hosts": True}
+    path = tmp_path / "icpl-latency-across.yml"
+    path.write_text(yaml.safe_dump(lab))
+    extravars = two_host_vars(tmp_path, labs=[str(path)], pkt_sizes=[64, 512], bursts=1,
+                              rates=2000)  # fmt: skip
+    run = run_playbook(tmp_path, "testset.yml", extravars, inventory=inventory(tmp_path))
+
+    assert run.rc == 0, run.stdout[-4000:]
+    tests = [json.loads(p.read_text()) | {"folder": p.parent}
+             for p in (tmp_path / "results").rglob("test.json")]  # fmt: skip
+    assert sorted(t["params"]["pkt_size"] for t in tests) == [64, 512]
+    for test in tests:
+        assert test["status"] == "ok", test["reason"]
+        assert test["params"]["hosts"] == "remote"
+        apps = {app["container"]: app for app in test["apps"]}
+        assert {name: (app["app"], app["host"]) for name, app in apps.items()} == {
+            "icpl-l0": ("client", "lab1"), "icpl-l1": ("server", "lab2"),
+        }  # fmt: skip
+        client = summary(test["folder"] / apps["icpl-l0"]["log"])
+        server = summary(test["folder"] / apps["icpl-l1"]["log"])
+        assert 0 < client["echoed"] <= client["sent"] and server["rx"] >= client["echoed"]
+        assert client["rtt_min_ns"] > 0
+        # Every echo crossed the cable: lab2's end received the requests, sent the echoes.
+        wire = test["hosts"]["lab2"]["wire"]
+        assert wire["rx_packets"] >= client["sent"] and wire["tx_packets"] >= client["echoed"]
+    assert host_state() == clean_host
+    assert own_state() == []
+
+    from icperf_analysis.cli import main
+
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "results"), "--out", str(out)]) == 0
+    drawn = sorted(p.name for p in out.rglob("rtt_vs_pkt_*.png"))
+    assert drawn and all("remote" in name for name in drawn), drawn
+
+
 def test_an_interrupted_remote_test_is_restored_and_rerun(
     tmp_path: Path, clean_host: dict[str, Any], provisioned: None, cable: Path
 ) -> None:
