@@ -83,13 +83,34 @@ def run_testset(tmp: Path, inventory: Path, vswitch: str, labs: list[str], resul
 
 
 def records(results: Path, pkt_size: int = PKT_SIZE) -> dict[str, dict[str, Any]]:
-    """test.json of every test of ``pkt_size`` under ``results``, by L (local/remote)."""
+    """test.json of every throughput test of ``pkt_size`` under ``results``, by L (local or
+    remote); the latency test's, if any, under "latency"."""
     found = {}
     for path in results.rglob("test.json"):
         record = json.loads(path.read_text())
-        if record["params"]["pkt_size"] == pkt_size:
-            found[record["params"]["hosts"]] = {**record, "folder": path.parent}
+        params = record["params"]
+        if params["pkt_size"] == pkt_size:
+            key = "latency" if params["dimension"] == "latency" else params["hosts"]
+            assert key not in found, (key, path)
+            found[key] = {**record, "folder": path.parent}
     return found
+
+
+def check_round_trips(record: dict[str, Any]) -> dict[str, Any]:
+    """The client ran on guest0 and its server on guest1; the server received every request
+    that came back as an echo, each crossing the cable both ways."""
+    assert record["status"] == "ok", record["reason"]
+    assert record["params"]["hosts"] == "remote"
+    apps = {app["app"]: app for app in record["apps"]}
+    assert (apps["client"]["host"], apps["server"]["host"]) == ("guest0", "guest1")
+    client = summary(record["folder"] / apps["client"]["log"])
+    server = summary(record["folder"] / apps["server"]["log"])
+    assert 0 < client["echoed"] <= client["sent"] and server["rx"] >= client["echoed"], client
+    assert client["rtt_min_ns"] > 0
+    wire = record["hosts"]["guest1"]["wire"]
+    assert wire["rx_packets"] >= client["sent"] and wire["tx_packets"] >= client["echoed"], wire
+    return {key: client[key] for key in ("sent", "echoed", "rtt_min_ns", "rtt_mean_ns")
+            if key in client}  # fmt: skip
 
 
 def check_across(record: dict[str, Any], guests: list[Guest]) -> dict[str, Any]:
@@ -139,12 +160,16 @@ def test_remote_and_local_tests_over_linux_bridge(
 ) -> None:
     tmp = tmp_path_factory.mktemp("remote-bridge")
     results = tmp / "results"
-    run = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml", "1vs1.yml"], results,
+    run = run_testset(tmp, inventory, "linux-bridge",
+                      ["remote-1vs1.yml", "1vs1.yml", "remote-latency-1vs1.yml"], results,
                       pkt_sizes=PKT_SIZES)  # fmt: skip
     assert run.rc == 0, run.stdout[-8000:]
     for size in PKT_SIZES:
         found = records(results, size)
         assert set(found) == {"remote", "local"}, list(results.rglob("test.json"))
+        round_trips = found.pop("latency")
+        TIMINGS[f"remote linux-bridge latency P{size}"] = json.dumps(
+            check_round_trips(round_trips))
         moved = check_across(found["remote"], pool.guests)
         TIMINGS[f"remote linux-bridge 1vs1 P{size}"] = json.dumps(moved)
         local = found["local"]
@@ -167,7 +192,9 @@ def test_remote_and_local_tests_over_linux_bridge(
     report = (out / "report.html").read_text()
     assert "1 GbE, recorded in test.json" in report, report[:3000]
     drawn = [path.name for path in out.rglob("max_vs_pkt_*remote*.png")]
-    assert drawn, list(out.rglob("*.png"))
+    # Figure 5.11's kind: round trips against P, L = remote.
+    drawn += [path.name for path in out.rglob("rtt_vs_pkt_*remote*.png")]
+    assert {name.split("_vs_")[0] for name in drawn} == {"max", "rtt"}, list(out.rglob("*.png"))
     TIMINGS["remote figures"] = ", ".join(sorted(drawn))
 
 
