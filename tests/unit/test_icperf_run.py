@@ -49,6 +49,22 @@ def pid_one(unshare: subprocess.Popen[bytes]) -> int:
     raise AssertionError("the namespace's init did not start")
 
 
+def wait_for_child(pid: int, program: str) -> None:
+    """Until ``pid`` has a child whose command is ``program`` (by its base name)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        for child in children.read_text(encoding="utf-8").split() if children.exists() else []:
+            try:
+                argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if os.path.basename(argv[0]) == program.encode():
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"{pid} never ran {program}")
+
+
 @needs_root
 def test_arguments_reach_the_applet_exactly(tmp_path: Path) -> None:
     args = ["a b", "'single'", '"double"', "$HOME", "back\\slash", "  padded  "]
@@ -81,7 +97,8 @@ def test_sigterm_during_the_priming_ping_is_not_lost(tmp_path: Path) -> None:
     # installed left the applet (here 30 s long) running until lxc-stop killed it.
     proc = start(tmp_path, ["/bin/sleep", "30"], prime=True)
     init = pid_one(proc)
-    time.sleep(0.5)  # inside the 2 s priming ping
+    # Inside the 2 s priming ping (a loaded machine may take longer than that to get there).
+    wait_for_child(init, "ping")
     os.kill(init, signal.SIGTERM)
     started = time.monotonic()
     try:
