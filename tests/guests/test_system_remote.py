@@ -207,11 +207,14 @@ def wait_for_senders(sender: Guest, thread: threading.Thread) -> None:
 
 
 def drop_ssh(guest: Guest, seconds: int) -> None:
-    """Every SSH connection to ``guest`` cut, and new ones refused for ``seconds``: from a
-    unit of its own, outside the sessions it ends."""
-    script = (f"systemctl stop ssh.service; pkill -f 'sshd: root@'; sleep {seconds}; "
+    """Every SSH connection to ``guest`` cut, and new ones refused for ``seconds``: units of
+    their own, outside the sessions they end; SSH comes back from a timer, whatever became
+    of the unit that cut it."""
+    guest.ssh(f"systemd-run --collect --on-active={seconds} --unit=icperf-ssh-back "
               "systemctl start ssh.service")  # fmt: skip
-    guest.ssh(f"systemd-run --collect --unit=icperf-ssh-drop sh -c {shlex.quote(script)}",
+    # Anchored: the unit's own command line holds the pattern too.
+    cut = "systemctl stop ssh.service; pkill -f '^sshd: root'"
+    guest.ssh(f"systemd-run --collect --unit=icperf-ssh-cut sh -c {shlex.quote(cut)}",
               check=False)  # fmt: skip
 
 
