@@ -43,6 +43,7 @@ KERNEL_FRAMES = 20
 PKT_SIZES = [64, 1500]
 # How long the SSH of both hosts stays down mid-test (within ansible.cfg's ssh retries).
 DROP_SECONDS = 20
+CUT_SESSIONS = "/run/icperf-ssh-cut"
 
 
 @pytest.fixture(scope="module")
@@ -210,10 +211,13 @@ def drop_ssh(guest: Guest, seconds: int) -> None:
     """Every SSH connection to ``guest`` cut, and new ones refused for ``seconds``: units of
     their own, outside the sessions they end; SSH comes back from a timer, whatever became
     of the unit that cut it."""
-    guest.ssh(f"systemd-run --collect --on-active={seconds} --unit=icperf-ssh-back "
-              "systemctl start ssh.service")  # fmt: skip
-    # Anchored: the unit's own command line holds the pattern too.
-    cut = "systemctl stop ssh.service; pkill -f '^sshd: root'"
+    # A timer fires within a minute of its time unless told to be accurate.
+    guest.ssh(f"systemd-run --collect --on-active={seconds} --timer-property=AccuracySec=1s "
+              "--unit=icperf-ssh-back systemctl start ssh.service")  # fmt: skip
+    # Anchored: the unit's own command line holds the pattern too. The sessions it ends are
+    # kept in CUT_SESSIONS.
+    cut = (f"systemctl stop ssh.service; pgrep -f '^sshd: root' > {CUT_SESSIONS}; "
+           "pkill -f '^sshd: root'")  # fmt: skip
     guest.ssh(f"systemd-run --collect --unit=icperf-ssh-cut sh -c {shlex.quote(cut)}",
               check=False)  # fmt: skip
 
@@ -250,9 +254,13 @@ def test_ssh_that_drops_and_comes_back_mid_test_loses_nothing(
         time.monotonic() - dropped_at, 1)
     played = outcome["run"]
     assert played.rc == 0, played.failure_messages() or played.stdout[-8000:]
+    # The controller's connections were live when they were cut (Ansible keeps each host's
+    # open between tasks).
+    cut = {g.name: g.ssh(f"cat {CUT_SESSIONS}").stdout.split() for g in pool.guests}
+    assert all(cut.values()), cut
     record = records(results)["remote"]
     TIMINGS["remote linux-bridge 1vs1, SSH dropped mid-test"] = json.dumps(
-        check_across(record, pool.guests))
+        {**check_across(record, pool.guests), "sshd sessions cut": cut})
     for guest in pool.guests:
         assert host_clean(guest) == "", guest.name
 
