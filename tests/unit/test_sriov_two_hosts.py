@@ -240,3 +240,18 @@ def test_the_remote_labs_shipped_plan_on_sriov() -> None:
         lab = yaml.safe_load(path.read_text())
         planned = halves(str(path), copy.deepcopy(lab), "sriov")
         assert all(c["vf_pci"] in WIRE_VFS for p in planned.values() for c in p["containers"])
+
+
+def test_sriov_kernel_takes_a_vf_named_by_its_pci_address_alone(write_lab: Any) -> None:
+    """On one host too: the VF's interface is found when the container is defined."""
+    lab = {"pairs": 1, "vf_pcis": WIRE_VFS[:2]}
+    params = sweep(write_lab("local.yml", lab), "sriov-kernel")
+    test = matrix.test_matrix(params)[0]
+    planned = plan.plan_test(test, params, lab, {"cores": "0-3", "reserved": []})
+    assert [(c["vf_pci"], c["vf"], c["wiring"]["net"]) for c in planned["containers"]] == [
+        (WIRE_VFS[0], None, "phys"), (WIRE_VFS[1], None, "phys"),
+    ]  # fmt: skip
+    # Neither named: refused as before, naming the interface's field.
+    with pytest.raises(IcperfInputError, match=r"^containers\[0\]\.vf: required with vswitch "
+                       r"sriov-kernel \(its containers attach by vf-netdev\)$"):  # fmt: skip
+        plan.plan_test(test, params, {"pairs": 1}, {"cores": "0-3", "reserved": []})
