@@ -35,4 +35,5 @@ class FilterModule:
             "sriov_counter_deltas": _filter(sriovconf.counter_deltas),
             "sriov_test_vfs": _filter(sriovconf.vfs_for_test),
             "sriov_vf_settings": _filter(sriovconf.vf_settings),
+            "sriov_wire_ports": _filter(sriovconf.wire_ports),
         }

@@ -56,12 +56,17 @@ def place_lab(
     dimension: str | None = None,
     here: str | None = None,
     lab_hosts: list[str] | None = None,
+    wire_ports: list[str] | None = None,
 ) -> tuple[list[dict[str, object]], list[int]]:
     """The containers of ``lab`` (see lab_containers) and the switch's cores, allocated once.
 
     With ``here`` and ``lab_hosts`` (the run's inventory hosts), only the containers placed
     on host ``here`` are returned, their cores taken from its ``host_cores``; a container
     whose peer is placed on another host has no ``peer`` and is ``remote``.
+
+    ``wire_ports`` are the PCI addresses of the VFs of the NIC cabled to the other host
+    (an SR-IOV switch): a remote container on a VF attachment whose lab names no VF takes
+    the first of them no container of this host names.
     """
     row = traits(vswitch)
     if not isinstance(socket_dir, str) or not socket_dir.startswith("/"):
@@ -82,6 +87,8 @@ def place_lab(
     )
     names = {spec.ip: spec.name for spec in parsed.containers}
     hosts = {spec.ip: host for spec, host in zip(parsed.containers, placed, strict=True)}
+    named = {parsed.containers[position].vf_pci for position in mine}
+    free_ports = [port for port in wire_ports or [] if port not in named]
     # Derived names can collide even when the lab's own fields are unique.
     owners: dict[str, int] = {}
     result: list[dict[str, object]] = []
@@ -89,12 +96,29 @@ def place_lab(
         spec = parsed.containers[position]
         peer_host = hosts.get(spec.peer_ip)
         remote = spec.remote or peer_host != placed[position]
-        needs = {ATTACH_VF_PCI: ("vf_pci", spec.vf_pci), ATTACH_VF_NETDEV: ("vf", spec.vf)}
-        if row.attach in needs and needs[row.attach][1] is None:
-            raise IcperfInputError(
-                f"containers[{position}].{needs[row.attach][0]}: required with vswitch "
-                f"{row.name} (its containers attach by {row.attach})"
-            )
+        vf_pci = spec.vf_pci
+        needs = {ATTACH_VF_PCI: ("vf_pci", vf_pci), ATTACH_VF_NETDEV: ("vf", spec.vf)}
+        if row.attach in needs and needs[row.attach][1] is None and vf_pci is None:
+            # Across hosts the VF is one of the wire NIC's: its peer is reached only there.
+            if remote and wire_ports is not None:
+                if not free_ports:
+                    raise IcperfInputError(
+                        f"containers[{position}].{needs[row.attach][0]}: {spec.name} names "
+                        f"no VF, and the NIC cabled to the other host has none left for it "
+                        f"(sriov_pfs gives it {len(wire_ports)}, all named or taken): give "
+                        "that PF more VFs (num_vfs)"
+                    )
+                vf_pci = free_ports.pop(0)
+            else:
+                raise IcperfInputError(
+                    f"containers[{position}].{needs[row.attach][0]}: required with vswitch "
+                    f"{row.name} (its containers attach by {row.attach})"
+                    + (
+                        "; across two hosts the VFs of the NIC cabled to the other host are "
+                        "taken when the lab names none"
+                        if remote else ""
+                    )
+                )
         veth = host_veth(spec.name)
         sock = _sock_path(spec, socket_dir, position)
         for field, value in (("name", veth), ("sock", sock)):
@@ -124,7 +148,7 @@ def place_lab(
             "shared_cores": allocation.shared,
             "sock": sock,
             "vf": spec.vf,
-            "vf_pci": spec.vf_pci,
+            "vf_pci": vf_pci,
             "host_veth": veth,
             "attach": row.attach,
         })

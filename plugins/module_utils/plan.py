@@ -101,8 +101,9 @@ def plan_test(
     """Plan ``test`` (a test_matrix item) of a run with ``params`` (check_test_params).
 
     ``lab`` is the content of the test's lab file, ``host`` {cores, reserved, siblings, name,
-    lab_hosts} (cores as /sys/devices/system/cpu/online gives them; lab_hosts, the run's
-    inventory hosts: only the containers placed on ``name`` are planned), ``settings`` overrides
+    lab_hosts, wire_ports} (cores as /sys/devices/system/cpu/online gives them; lab_hosts, the
+    run's inventory hosts: only the containers placed on ``name`` are planned; wire_ports, the
+    VFs of the NIC cabled to the other host, see place_lab), ``settings`` overrides
     DEFAULT_SETTINGS. See docs/architecture.md for the plan's fields.
     """
     if not isinstance(test, Mapping) or "identity" not in test:
@@ -115,9 +116,14 @@ def plan_test(
     lab_hosts = host.get("lab_hosts")
     if lab_hosts is not None and not isinstance(lab_hosts, list):
         raise IcperfInputError(f"host.lab_hosts: {lab_hosts!r} is not a list of host names")
+    wire_ports = host.get("wire_ports")
+    if wire_ports is not None and (
+        not isinstance(wire_ports, list) or not all(isinstance(p, str) for p in wire_ports)
+    ):
+        raise IcperfInputError(f"host.wire_ports: {wire_ports!r} is not a list of PCI addresses")
     containers, switch_cores = place_lab(
         lab, cores, reserved, test["switch_cores"], row.name, conf["socket_dir"], siblings,
-        test.get("dimension"), host.get("name"), lab_hosts,
+        test.get("dimension"), host.get("name"), lab_hosts, wire_ports,
     )  # fmt: skip
     flags = {
         flag: False if params.get(flag) is None else parse_bool(params[flag], flag)

@@ -107,6 +107,42 @@ def _find(
     raise IcperfInputError(f"{where}.vf_pci: {container.get('name')} names no VF")
 
 
+def wire_pf(checked: Sequence[Mapping[str, Any]], wire_nic: object) -> Mapping[str, Any]:
+    """The result of ``checked`` (sriov_vfs results for sriov_pfs) whose PF is the NIC
+    ``wire_nic`` (icperf_wire_nic: its PCI address or interface name).
+
+    Frames between VFs of two hosts leave through the port of the VFs' PF: in a test across
+    hosts that PF must be the NIC cabled to the other host, and it must have VFs
+    (sriov_pfs), so a refusal names both variables.
+    """
+    wire = str(wire_nic or "").strip()
+    if not wire:
+        raise IcperfInputError(
+            "icperf_wire_nic: names no NIC cabled to the other host, which SR-IOV tests "
+            "across two hosts send through"
+        )
+    for result in checked:
+        pf = result["pf"]
+        if wire.lower() in (str(pf.get("address", "")).lower(), str(pf.get("netdev", ""))):
+            return result
+    listed = ", ".join(
+        str(r["pf"]["address"]) + (f" ({r['pf']['netdev']})" if r["pf"].get("netdev") else "")
+        for r in checked
+    )  # fmt: skip
+    raise IcperfInputError(
+        f"sriov_pfs: the NIC cabled to the other host (icperf_wire_nic: {wire}) is not one of "
+        f"the PFs listed ({listed or 'none'}); SR-IOV tests across two hosts put the "
+        "containers on VFs of that NIC, so list it in sriov_pfs with enough VFs"
+    )
+
+
+def wire_ports(checked: Sequence[Mapping[str, Any]], wire_nic: object) -> list[str]:
+    """The PCI addresses of the VFs the wire NIC's PF has or will have, by index: the VFs
+    the containers of a test across hosts take when their lab names none."""
+    result = wire_pf(checked, wire_nic)
+    return [str(vf["pci"]) for vf in sorted(result["vfs"], key=lambda vf: int(vf["index"]))]
+
+
 def vfs_for_test(
     containers: Sequence[Mapping[str, Any]],
     checked: Sequence[Mapping[str, Any]],
@@ -114,6 +150,7 @@ def vfs_for_test(
     vf_driver: str = "",
     field: str = "icperf_vswitch_ports",
     pci_only: bool = False,
+    wire_nic: object = "",
 ) -> dict[str, Any]:
     """What a test asks of the PFs: sriov_pfs with each container's MAC on its VF.
 
@@ -123,10 +160,13 @@ def vfs_for_test(
     ``vfs`` carry the containers' MACs over the lab's settings, with ``vf_driver``; and
     ``containers``: per container its name and VF (pf, index, pci, netdev). Errors name
     ``field``[N]; with ``pci_only`` containers that name no ``vf_pci`` are passed over (the
-    first play: VF interfaces have no names before the VFs exist).
+    first play: VF interfaces have no names before the VFs exist). With ``wire_nic`` (the
+    test runs across hosts), a container whose peer is on the other host (``remote``) must
+    be on a VF of that NIC: its frames leave the host through that PF's port.
     """
     if len(checked) != len(sriov_pfs):
         raise IcperfInputError(f"sriov_pfs: {len(sriov_pfs)} PFs, {len(checked)} checked")
+    wire = wire_pf(checked, wire_nic)["pf"] if wire_nic else None
     vfs = [vf for result in checked for vf in result["vfs"]]
     by_pci = {vf["pci"]: vf for vf in vfs}
     by_netdev = {str(vf["netdev"]): vf for vf in vfs if vf.get("netdev")}
@@ -137,6 +177,14 @@ def vfs_for_test(
         if pci_only and not container.get("vf_pci"):
             continue
         vf = _find(container, position, by_pci, by_netdev, field)
+        if wire is not None and container.get("remote") and vf["pf"] != wire["address"]:
+            key = "vf_pci" if container.get("vf_pci") else "vf"
+            raise IcperfInputError(
+                f"{field}[{position}].{key}: {container['name']}'s VF {container[key]} is on "
+                f"PF {vf['pf']}, but its peer is on the other host, reached only through the "
+                f"NIC cabled to it (icperf_wire_nic: {wire_nic}, PF {wire['address']}): name "
+                "a VF of that PF, or none"
+            )
         if vf["pci"] in users:
             raise IcperfInputError(
                 f"{field}[{position}]: {container['name']} and "

@@ -18,6 +18,12 @@ ATTACH_VF_NETDEV = "vf-netdev"  # an SR-IOV VF moved into the container as a net
 ATTACH_VF_PCI = "vf-pci"  # an SR-IOV VF's PCI device driven by DPDK in the container
 ATTACHMENTS = (ATTACH_VETH, ATTACH_VHOST_USER, ATTACH_VF_NETDEV, ATTACH_VF_PCI)
 
+# Which counters of the wire NIC (the cable to the other host) see a test's frames.
+WIRE_NETDEV = "netdev"
+# The port's own: a VF's frames leave through the PF's port but never cross the PF's
+# queues, whose counters are all its kernel interface reports (igb, ixgbe).
+WIRE_PORT = "port"
+
 # Which applets the containers run: the kernel's sockets or DPDK (the dpdk- twins).
 APPLETS_SOCKET = "socket"
 APPLETS_DPDK = "dpdk"
@@ -45,6 +51,10 @@ class SwitchTraits:
     # What the role runs for this row (given to its start as icperf_vswitch_program);
     # empty: the role's own default.
     program: str = ""
+    # Which counters of the NIC cabled to the other host count the test's frames:
+    # WIRE_NETDEV, the counters of its kernel interface (or of the switch driving it), or
+    # WIRE_PORT, the port's own (ethtool -S), where frames bypass the host's queues of it.
+    wire_counters: str = WIRE_NETDEV
 
     @property
     def role(self) -> str:
@@ -116,7 +126,7 @@ _TABLE = (
     # VF's PCI device with DPDK (vfio-pci; the dpdk- applets with -a VF_PCI).
     SwitchTraits(
         name="sriov", kernel_path=False, polls=False,
-        applets=APPLETS_DPDK, attach=ATTACH_VF_PCI,
+        applets=APPLETS_DPDK, attach=ATTACH_VF_PCI, wire_counters=WIRE_PORT,
     ),
     # The same switch through the kernel: each container gets its VF's netdev (the kernel's
     # VF driver; LXC moves it in) and runs the socket applets, which compares SR-IOV with
@@ -124,6 +134,7 @@ _TABLE = (
     SwitchTraits(
         name="sriov-kernel", kernel_path=True, polls=False,
         applets=APPLETS_SOCKET, attach=ATTACH_VF_NETDEV, variant_of="sriov",
+        wire_counters=WIRE_PORT,
     ),
 )  # fmt: skip
 

@@ -191,13 +191,30 @@ class ContainerSet:
             for directory in (run, conf):
                 os.makedirs(directory, mode=0o750, exist_ok=True)
             text = container_config(
-                self.with_vfio_group(container), paths, self.p["link"], self.p["extra_config"]
+                self.with_vfio_group(self.with_vf_netdev(container)), paths, self.p["link"],
+                self.p["extra_config"],
             )
             with open(os.path.join(conf, "config"), "w", encoding="utf-8") as handle:
                 handle.write(text)
             with open(self.run_path(container, ".argv"), "w", encoding="utf-8") as handle:
                 handle.write(argv_file(container["argv"], f"{container['name']}.argv"))
         self.changed = True
+
+    @staticmethod
+    def with_vf_netdev(container: dict[str, Any], sys_root: str = "/sys") -> dict[str, Any]:
+        """The container with its VF's interface, when it takes the VF's netdev and its lab
+        named the VF by PCI address only (or the plan gave it one of the wire NIC's VFs):
+        the interface has a name only once the VF exists on its kernel driver."""
+        if (container.get("wiring") or {}).get("net") != "phys" or container.get("vf"):
+            return container
+        net = f"{sys_root}/bus/pci/devices/{container.get('vf_pci')}/net"
+        names = sorted(os.listdir(net)) if os.path.isdir(net) else []
+        if not names:
+            raise RuntimeError(
+                f"containers: {container['name']}'s VF {container.get('vf_pci')} has no "
+                "network interface (is it on the kernel's VF driver?)"
+            )
+        return {**container, "vf": names[0]}
 
     @staticmethod
     def with_vfio_group(container: dict[str, Any], sys_root: str = "/sys") -> dict[str, Any]:

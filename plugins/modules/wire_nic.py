@@ -21,6 +21,11 @@ description:
   - A NIC given to DPDK (no interface) is read through the switch that drives it, source
     C(ovs), when O(ovs_interface) names its port of Open vSwitch (C(ovs-vsctl get Interface)
     statistics and link_speed); otherwise source C(none), without counters.
+  - With O(counters=port), a NIC on a kernel driver is read through the port's own
+    counters, source C(port) (C(ethtool -S), the driver's names for the frames and bytes
+    received and sent at the port). Its interface's counters count only the frames of its
+    own queues, not those of its SR-IOV VFs. A driver whose port counters this module does
+    not know gives source C(none), without counters.
 attributes:
   check_mode:
     support: full
@@ -35,6 +40,13 @@ options:
     description: The NIC's interface in Open vSwitch, when a DPDK OVS drives it.
     type: str
     default: ""
+  counters:
+    description:
+      - V(netdev) reads the counters of the NIC's interface (or of O(ovs_interface));
+        V(port) those of the physical port, which also count its VFs' frames.
+    type: str
+    choices: [netdev, port]
+    default: netdev
 extends_documentation_fragment:
   - icperf.lab.host
   - icperf.lab.host.roots
@@ -61,6 +73,18 @@ STATISTICS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes")
 PCI_ADDRESS = re.compile(r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$")
 # ovs-vsctl prints a map as {key=value, ...} and link_speed as a number of bits/s.
 OVS_PAIR = re.compile(r"([a-z_]+)=(\d+)")
+# ethtool -S names of the port's own counters (the MAC's good frames and octets, VFs'
+# included), per PF driver: igb's rx_packets is the GPRC register, unlike the interface's
+# rx_packets; ixgbe's are the _nic ones; mlx5's the _phy ones.
+PORT_COUNTERS = {
+    "igb": {"rx_packets": "rx_packets", "tx_packets": "tx_packets",
+            "rx_bytes": "rx_bytes", "tx_bytes": "tx_bytes"},
+    "ixgbe": {"rx_packets": "rx_pkts_nic", "tx_packets": "tx_pkts_nic",
+              "rx_bytes": "rx_bytes_nic", "tx_bytes": "tx_bytes_nic"},
+    "mlx5_core": {"rx_packets": "rx_packets_phy", "tx_packets": "tx_packets_phy",
+                  "rx_bytes": "rx_bytes_phy", "tx_bytes": "tx_bytes_phy"},
+}  # fmt: skip
+ETHTOOL_STAT = re.compile(r"^\s*([^:]+):\s*(\d+)\s*$")
 
 
 class WireNic(hostmodule.HostModule):
@@ -90,6 +114,26 @@ class WireNic(hostmodule.HostModule):
         return {"source": "netdev", "speed_mbps": int(speed) if speed.lstrip("-").isdigit()
                 else -1, **counters}  # fmt: skip
 
+    def from_port(self, netdev, driver):
+        speed = self.from_netdev(netdev)["speed_mbps"]
+        names = PORT_COUNTERS.get(driver)
+        if names is None:
+            return {"source": "none", "speed_mbps": speed}
+        _, out = self.command(["ethtool", "-S", netdev])
+        stats = {}
+        for line in out.splitlines():
+            match = ETHTOOL_STAT.match(line)
+            if match:
+                stats.setdefault(match.group(1).strip(), int(match.group(2)))
+        missing = [name for name in names.values() if name not in stats]
+        if missing:
+            raise RuntimeError(
+                f"{self.name('nic')}: ethtool -S {netdev} ({driver}) has no "
+                f"{', '.join(missing)}"
+            )
+        return {"source": "port", "speed_mbps": speed,
+                **{key: stats[name] for key, name in names.items()}}  # fmt: skip
+
     def from_ovs(self, interface):
         _, out = self.command(["ovs-vsctl", "get", "Interface", interface, "statistics"])
         values = {key: int(number) for key, number in OVS_PAIR.findall(out)}
@@ -105,7 +149,9 @@ class WireNic(hostmodule.HostModule):
         nic = self.params["nic"]
         pci, netdev = self.find(nic)
         entry = {"nic": nic, "pci": pci, "netdev": netdev, "driver": self.driver(pci)}
-        if netdev:
+        if netdev and self.params["counters"] == "port":
+            read = self.from_port(netdev, entry["driver"])
+        elif netdev:
             read = self.from_netdev(netdev)
         elif self.params["ovs_interface"]:
             read = self.from_ovs(self.params["ovs_interface"])
@@ -118,6 +164,7 @@ ARGUMENT_SPEC = hostmodule.argument_spec(
     {
         "nic": {"type": "str", "required": True},
         "ovs_interface": {"type": "str", "default": ""},
+        "counters": {"type": "str", "default": "netdev", "choices": ["netdev", "port"]},
     },
     roots=True,
 )

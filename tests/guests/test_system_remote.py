@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 from integration.records import summary
 
-from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook
+from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook, run_testset
 from .harness import REPO, Guest, GuestPool
 
 pytestmark = SYSTEM_MARKS
@@ -41,6 +41,9 @@ WIRE = "0000:01:00.0"
 KERNEL_FRAMES = 20
 # Two sizes: figure 5.4's kind (M against P) draws a curve and the line rate's.
 PKT_SIZES = [64, 1500]
+# testset.yml's options of this file's runs (conftest.run_testset).
+TESTSET: dict[str, Any] = {"lab_dir": LABS, "pkt_sizes": [PKT_SIZE], "rates": [RATE],
+                           "bursts": [BURST], "duration": DURATION, "label": "remote"}  # fmt: skip
 # How long the SSH of both hosts stays down mid-test (within ansible.cfg's ssh retries).
 DROP_SECONDS = 20
 CUT_SESSIONS = "/run/icperf-ssh-cut"
@@ -65,22 +68,6 @@ def lab_inventory(pool: GuestPool, path: Path) -> Path:
 @pytest.fixture(scope="module")
 def inventory(pool: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return lab_inventory(pool, tmp_path_factory.mktemp("remote-inventory") / "inventory.yml")
-
-
-def run_testset(tmp: Path, inventory: Path, vswitch: str, labs: list[str], results: Path,
-                duration: int = DURATION, pkt_sizes: list[int] | None = None) -> Any:  # fmt: skip
-    extravars = {
-        "vswitch": vswitch,
-        "labs": [str(LABS / lab) for lab in labs],
-        "pkt_sizes": pkt_sizes or [PKT_SIZE],
-        "bursts": [BURST],
-        "rates": [RATE],
-        "duration": duration,
-        "results_dir": str(results),
-    }
-    run = run_playbook(tmp, inventory, "testset.yml", extravars)
-    TIMINGS.setdefault(f"remote: testset.yml -e vswitch={vswitch} (s)", []).append(run.seconds)
-    return run
 
 
 def records(results: Path, pkt_size: int = PKT_SIZE) -> dict[str, dict[str, Any]]:
@@ -163,7 +150,7 @@ def test_remote_and_local_tests_over_linux_bridge(
     results = tmp / "results"
     run = run_testset(tmp, inventory, "linux-bridge",
                       ["remote-1vs1.yml", "1vs1.yml", "remote-latency-1vs1.yml"], results,
-                      pkt_sizes=PKT_SIZES)  # fmt: skip
+                      **{**TESTSET, "pkt_sizes": PKT_SIZES})  # fmt: skip
     assert run.rc == 0, run.stdout[-8000:]
     for size in PKT_SIZES:
         found = records(results, size)
@@ -234,7 +221,7 @@ def test_ssh_that_drops_and_comes_back_mid_test_loses_nothing(
 
     def run() -> None:
         outcome["run"] = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml"],
-                                     results, duration=30)  # fmt: skip
+                                     results, **{**TESTSET, "duration": 30})  # fmt: skip
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -283,7 +270,7 @@ def test_remote_over_ovs_dpdk_with_the_wire_nic_as_a_dpdk_port(
 ) -> None:
     tmp = tmp_path_factory.mktemp("remote-ovs")
     results = tmp / "results"
-    run = run_testset(tmp, inventory, "ovs", ["remote-1vs1.yml"], results)
+    run = run_testset(tmp, inventory, "ovs", ["remote-1vs1.yml"], results, **TESTSET)
     assert run.rc == 0, run.stdout[-8000:]
     record = records(results)["remote"]
     moved = check_across(record, iommu)
@@ -313,7 +300,8 @@ def test_the_receiving_host_dies_mid_test(
 
     def run() -> None:
         outcome["run"] = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml"],
-                                     results, duration=30, pkt_sizes=[64, 128])  # fmt: skip
+                                     results, **{**TESTSET, "duration": 30,
+                                                 "pkt_sizes": [64, 128]})  # fmt: skip
 
     thread = threading.Thread(target=run)
     thread.start()
@@ -341,7 +329,7 @@ def test_the_receiving_host_dies_mid_test(
     TIMINGS["remote: guest1 booted again (s)"] = round(receiver.reset(), 1)
     back = lab_inventory(pool, tmp / "inventory-back.yml")
     rerun = run_testset(tmp / "rerun", back, "linux-bridge", ["remote-1vs1.yml"], results,
-                        duration=30, pkt_sizes=[64, 128])  # fmt: skip
+                        **{**TESTSET, "duration": 30, "pkt_sizes": [64, 128]})  # fmt: skip
     assert rerun.rc == 0, rerun.failure_messages() or rerun.stdout[-8000:]
     for size in (64, 128):
         TIMINGS[f"remote: after guest1 came back, P{size}"] = json.dumps(

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from integration.records import summary
 
-from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook
+from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook, run_testset
 from .harness import REPO, Guest, GuestPool
 
 pytestmark = SYSTEM_MARKS
@@ -78,21 +78,6 @@ def iommu(pool: GuestPool, guest: Guest, tmp_path_factory: pytest.TempPathFactor
         assert on.rc == 0, on.failure_messages() or on.stdout[-3000:]
     assert guest.ssh("ls /sys/class/iommu").stdout.strip()
     return guest
-
-
-def run_testset(tmp: Path, inventory: Path, vswitch: str, labs: list[str], results: Path) -> Any:
-    extravars = {
-        "vswitch": vswitch,
-        "labs": [str(LABS / lab) for lab in labs],
-        "pkt_sizes": [PKT_SIZE],
-        "bursts": [BURST],
-        "rates": [RATE],
-        "duration": DURATION,
-        "results_dir": str(results),
-    }
-    run = run_playbook(tmp, inventory, "testset.yml", extravars)
-    TIMINGS.setdefault(f"testset.yml -e vswitch={vswitch} (s)", []).append(run.seconds)
-    return run
 
 
 def records(results: Path, vswitch: str) -> dict[str, dict[str, Any]]:
@@ -167,7 +152,9 @@ def test_testset_on_vfs(
 ) -> None:
     tmp = tmp_path_factory.mktemp(f"testset-{vswitch}")
     results = tmp / "results"
-    run = run_testset(tmp, inventory, vswitch, ["sriov-1vs1.yml", "sriov-2vs2.yml"], results)
+    run = run_testset(tmp, inventory, vswitch, ["sriov-1vs1.yml", "sriov-2vs2.yml"], results,
+                      lab_dir=LABS, pkt_sizes=[PKT_SIZE], rates=[RATE], bursts=[BURST],
+                      duration=DURATION)  # fmt: skip
     assert run.rc == 0, run.stdout[-8000:]
     found = records(results, vswitch)
     assert set(found) == {"sriov-1vs1", "sriov-2vs2"}, list(results.rglob("test.json"))

@@ -142,7 +142,8 @@ def test_remote_tests_need_the_nic_cabled_to_the_other_host(
     ("more", "message"),
     [
         ({"vswitch": "vpp"}, "vswitch: vpp across two hosts is checked but not run yet by this "
-                             "collection (it runs linux-bridge, ovs across the wire"),
+                             "collection (it runs linux-bridge, ovs, sriov, sriov-kernel across "
+                             "the wire"),
         ({"search": "ndr"}, "search: rate searches of tests across two hosts (icpl-split/"),
     ],
 )
@@ -155,3 +156,24 @@ def test_remote_tests_this_collection_does_not_run_yet(
         extravars.pop("rates", None)
         extravars.pop("rate", None)
     assert_refused(tmp_path, clean_host, "testset.yml", {**extravars, **more}, hosts, message)
+
+
+@pytest.mark.parametrize("vswitch", ["sriov", "sriov-kernel"])
+@pytest.mark.parametrize(
+    ("pfs", "message"),
+    [
+        ({}, "sriov_pfs: no SR-IOV NIC is configured for lab1"),
+        ({"sriov_pfs": [{"pf": "0000:7f:00.0", "num_vfs": 2}]},
+         "sriov_pfs[0].pf: this host has no PCI device 0000:7f:00.0"),
+    ],
+)  # fmt: skip
+def test_sriov_across_hosts_is_checked_against_each_hosts_nics(
+    tmp_path: Path, clean_host: dict[str, Any], vswitch: str, pfs: dict[str, Any], message: str
+) -> None:
+    """SR-IOV runs across the wire now: a remote test reaches the switch's checks, which
+    read each host's NICs before the tests are planned (the containers take VFs of the wire
+    NIC), and this machine has no SR-IOV NIC to give them."""
+    hosts = inventory(tmp_path, {"lab1": {**WIRED, **pfs}, "lab2": {**WIRED, **pfs}})
+    extravars = base_vars(tmp_path, labs=[split_lab(tmp_path)], vswitch=vswitch)
+    messages = assert_refused(tmp_path, clean_host, "testset.yml", extravars, hosts, message)
+    assert not any("checked but not run yet" in text for text in messages), messages

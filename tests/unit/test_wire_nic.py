@@ -104,3 +104,55 @@ def test_a_nic_the_host_lacks_fails_naming_the_variable(
     failed = host.run(nic, var_prefix="icperf_wire_")
     assert failed.failed
     assert failed.result["msg"] == f"icperf_wire_nic: this host has no {what}"
+
+
+# igb's ethtool -S as the kernel prints it (an excerpt): rx_packets and the rest of the
+# first lines are the port's registers (GPRC, GPTC, GORC, GOTC), which count the VFs'
+# frames; the interface's own counters (sysfs) count only the PF's queues.
+IGB_ETHTOOL = """NIC statistics:
+     rx_packets: 12031
+     tx_packets: 12007
+     rx_bytes: 818118
+     tx_bytes: 816530
+     rx_broadcast: 2
+     rx_queue_0_packets: 3
+     rx_queue_0_bytes: 180
+"""
+
+
+def test_port_counters_are_the_ports_own_through_ethtool(host: FakeHost) -> None:
+    host.nic("igb", "enp1s0", rx_packets=3, tx_packets=4)
+    host.ovs = {"enp1s0": IGB_ETHTOOL}
+    wire = host.run(NIC, counters="port").result["wire"]
+    assert wire == {"nic": NIC, "pci": NIC, "netdev": "enp1s0", "driver": "igb",
+                    "source": "port", "speed_mbps": 1000, "rx_packets": 12031,
+                    "tx_packets": 12007, "rx_bytes": 818118, "tx_bytes": 816530}  # fmt: skip
+    assert host.commands == [["/usr/bin/ethtool", "-S", "enp1s0"]]
+
+
+def test_port_counters_of_ixgbe_have_their_own_names(host: FakeHost) -> None:
+    host.nic("ixgbe", "enp1s0")
+    host.ovs = {"enp1s0": "NIC statistics:\n     rx_packets: 1\n     rx_pkts_nic: 100\n"
+                          "     tx_pkts_nic: 90\n     rx_bytes_nic: 6400\n"
+                          "     tx_bytes_nic: 5760\n"}  # fmt: skip
+    (host.sys / "bus/pci/drivers/ixgbe").mkdir()
+    wire = host.run(NIC, counters="port").result["wire"]
+    assert [wire[k] for k in ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes")] == [
+        100, 90, 6400, 5760]  # fmt: skip
+
+
+def test_port_counters_of_a_driver_not_known_are_none(host: FakeHost) -> None:
+    (host.sys / "bus/pci/drivers/virtio-pci").mkdir()
+    host.nic("virtio-pci", "enp1s0", rx_packets=5)
+    wire = host.run(NIC, counters="port").result["wire"]
+    assert (wire["source"], wire["speed_mbps"]) == ("none", 1000)
+    assert "rx_packets" not in wire and host.commands == []
+
+
+def test_port_counters_missing_from_ethtool_fail_naming_the_variable(host: FakeHost) -> None:
+    host.nic("igb", "enp1s0")
+    host.ovs = {"enp1s0": "NIC statistics:\n     rx_packets: 1\n"}
+    failed = host.run(NIC, counters="port", var_prefix="icperf_wire_")
+    assert failed.failed
+    assert failed.result["msg"] == (
+        "icperf_wire_nic: ethtool -S enp1s0 (igb) has no tx_packets, rx_bytes, tx_bytes")
