@@ -13,13 +13,15 @@ log() { printf 'setup: %s\n' "$*"; }
 
 # Debian packages: build tools for native/ (libxdp, libbpf and clang for its AF_XDP
 # transport), LXC with its Python bindings and the static busybox for the containers'
-# shared rootfs, the DPDK/OVS switches, and reference tools.
+# shared rootfs, the DPDK/OVS switches, reference tools, and sshd (the tests reach a second
+# lab host on this machine over SSH, through an sshd of their own; the service is not started).
 packages=(
     build-essential pkg-config make rsync python3 python3-venv
     libxdp-dev libbpf-dev clang
     lxc python3-lxc busybox-static iproute2 kmod
     dpdk dpdk-dev libdpdk-dev openvswitch-switch-dpdk
     iperf3 sockperf netsniff-ng
+    openssh-client openssh-server
 )
 
 missing=()
