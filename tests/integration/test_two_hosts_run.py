@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -222,6 +223,54 @@ def test_round_trips_across_two_hosts_draw_the_remote_latency_figure(
     assert main([str(tmp_path / "results"), "--out", str(out)]) == 0
     drawn = sorted(p.name for p in out.rglob("rtt_vs_pkt_*.png"))
     assert drawn and all("remote" in name for name in drawn), drawn
+
+
+def test_pairs_across_two_hosts_draw_the_remote_pairs_figure(
+    tmp_path: Path, clean_host: dict[str, Any], provisioned: None, cable: Path
+) -> None:
+    """Figure 5.8's kind: one pair and two pairs across the cable (short labs with
+    across_hosts), every receiver on lab2 getting all its sender's packets; the analysis
+    draws the total throughput against the number of pairs for L = remote, with the line
+    rate the runs recorded."""
+    labs = []
+    for pairs, prefix in ((1, "icpl-a"), (2, "icpl-b")):
+        path = tmp_path / f"{prefix}.yml"
+        path.write_text(yaml.safe_dump({
+            "description": f"{pairs} pairs across the cable", "pairs": pairs,
+            "dimension": "throughput", "subnet": f"10.0.{77 + pairs}.0/24",
+            "name_prefix": prefix, "across_hosts": True,
+        }))  # fmt: skip
+        labs.append(str(path))
+    run = run_playbook(tmp_path, "testset.yml", two_host_vars(tmp_path, labs=labs),
+                       inventory=inventory(tmp_path))  # fmt: skip
+
+    assert run.rc == 0, run.stdout[-4000:]
+    found = records(tmp_path / "results")
+    assert set(found) == {"icpl-a", "icpl-b"}
+    for name, record in found.items():
+        assert record["status"] == "ok", (name, record["reason"])
+        assert record["params"]["hosts"] == "remote"
+        apps = {app["container"]: app for app in record["apps"]}
+        receivers = [app for app in apps.values() if app["app"] == "recv"]
+        assert len(receivers) == (1 if name == "icpl-a" else 2)
+        for recv in receivers:
+            got = summary(record["folder"] / recv["log"])
+            sent = summary(record["folder"] / apps[recv["peer"]]["log"])
+            assert (recv["host"], apps[recv["peer"]]["host"]) == ("lab2", "lab1")
+            assert got["rx"] == sent["sent"] > 0 and got["lost"] == 0, (name, sent, got)
+    assert host_state() == clean_host
+    assert own_state() == []
+
+    from icperf_analysis.cli import main
+
+    out = tmp_path / "report"
+    assert main([str(tmp_path / "results"), "--out", str(out)]) == 0
+    drawn = sorted(p.name for p in out.rglob("vs_pairs_*.png"))
+    assert drawn and all("remote" in name for name in drawn), drawn
+    table = pd.read_csv(out / "summary.csv")
+    remote = table[table["hosts"] == "remote"]
+    assert sorted(remote["pairs"].unique()) == [1, 2], table.to_string()
+    assert (remote["line_rate_bps"] == 10_000_000_000).all(), table.to_string()
 
 
 def test_an_interrupted_remote_test_is_restored_and_rerun(
