@@ -1,11 +1,11 @@
 """A lab host lost mid-test, on this machine: lab1 as in test_two_hosts_run.py (a local
 connection), lab2 reached over SSH, through an sshd of the test's own on a loopback port.
 
-While lab1's sender runs, that sshd and every session it serves are killed: lab2 stops
-answering as a dead host does (connection refused). The test is recorded failed naming
-lab2, lab1 is restored, the second test (it needs lab2) is not started and the run names
-it. With the sshd back, the same command restores lab2 (its receiver was left running) and
-completes what is missing.
+While lab1's sender runs, that sshd and its sessions' sshd processes are killed: every
+connection to lab2 is cut and new ones are refused, as with a dead host. The test is
+recorded failed naming lab2, lab1 is restored, the second test (it needs lab2) is not
+started and the run names it. With the sshd back, the same command restores lab2 (its
+receiver was left running) and completes what is missing.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ SSHD = Path("/usr/sbin/sshd")
 
 class Sshd:
     """An sshd of the test's own on 127.0.0.1:port, root's key login only; ``kill`` ends it
-    with every session it serves, as a host's death ends them."""
+    and cuts every session it serves, as a host's death cuts them."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -90,21 +90,28 @@ class Sshd:
         raise RuntimeError(f"sshd on port {self.port} did not listen within 10 s")
 
     def sessions(self) -> list[int]:
-        """The listener's descendants: the sessions and what runs under them."""
-        table = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True,
-                               text=True, check=True).stdout.split()  # fmt: skip
-        children: dict[int, list[int]] = {}
-        for pid, ppid in zip(table[::2], table[1::2], strict=True):
-            children.setdefault(int(ppid), []).append(int(pid))
+        """The listener's sshd descendants: one or two per open session."""
+        table = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,comm="], capture_output=True,
+                               text=True, check=True).stdout.splitlines()  # fmt: skip
+        children: dict[int, list[tuple[int, str]]] = {}
+        for line in table:
+            pid, ppid, comm = line.split(None, 2)
+            children.setdefault(int(ppid), []).append((int(pid), comm.strip()))
         found: list[int] = []
         todo = [self.process.pid] if self.process else []
         while todo:
-            kids = children.get(todo.pop(), [])
-            found += kids
-            todo += kids
+            for pid, comm in children.get(todo.pop(), []):
+                if comm == "sshd":
+                    found.append(pid)
+                    todo.append(pid)
         return found
 
     def kill(self) -> list[int]:
+        """The listener and its sessions' sshd processes killed: every connection to lab2
+        cut at once, new ones refused. What the sessions were running (shells, modules) is
+        left to end by itself once its connection is gone, as behind a cut cable: killed
+        midway, a login shell's start-up files could leave their own locks behind in the
+        user's home, which this machine shares with the controller."""
         if self.process is None:
             return []
         sessions = self.sessions()
