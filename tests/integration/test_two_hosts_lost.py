@@ -38,6 +38,7 @@ from .test_two_hosts_run import (
     host_vars,
     lab2_container_state,
     own_state,
+    records,
     split_lab,
     two_host_vars,
 )
@@ -159,14 +160,6 @@ def messages(run: PlaybookRun) -> list[str]:
     return [str(e["event_data"]["res"].get("msg", "")) for e in run.failures()]
 
 
-def by_size(results: Path) -> dict[int, dict[str, Any]]:
-    found = {}
-    for path in results.rglob("test.json"):
-        record = json.loads(path.read_text())
-        found[record["params"]["pkt_size"]] = {**record, "folder": path.parent}
-    return found
-
-
 @pytest.mark.usefixtures("provisioned", "cable")
 def test_a_receiving_host_lost_mid_test_is_named_and_the_rerun_completes(
     tmp_path: Path, clean_host: dict[str, Any], sshd: Sshd
@@ -191,7 +184,7 @@ def test_a_receiving_host_lost_mid_test_is_named_and_the_rerun_completes(
     run = outcome["run"]
 
     assert run.rc != 0
-    tests = by_size(tmp_path / "results")
+    tests = records(tmp_path / "results", by="pkt_size")
     assert list(tests) == [64], (list(tests), messages(run), run.stdout[-4000:])
     assert tests[64]["status"] == "failed"
     assert "lab2: unreachable during the test" in tests[64]["reason"], tests[64]["reason"]
@@ -209,7 +202,7 @@ def test_a_receiving_host_lost_mid_test_is_named_and_the_rerun_completes(
     rerun = run_playbook(tmp_path / "second", "testset.yml", extravars, inventory=hosts)
 
     assert rerun.rc == 0, rerun.stdout[-4000:]
-    tests = by_size(tmp_path / "results")
+    tests = records(tmp_path / "results", by="pkt_size")
     assert sorted(tests) == [64, 128]
     for size, record in tests.items():
         assert record["status"] == "ok", (size, record["reason"])

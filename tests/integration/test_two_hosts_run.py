@@ -127,11 +127,12 @@ def two_host_vars(tmp: Path, **overrides: Any) -> dict[str, Any]:
     return extravars
 
 
-def records(results: Path) -> dict[str, dict[str, Any]]:
+def records(results: Path, by: str = "lab") -> dict[Any, dict[str, Any]]:
+    """Every test.json under ``results``, with its folder, by the parameter ``by``."""
     found = {}
     for path in results.rglob("test.json"):
         record = json.loads(path.read_text())
-        found[record["params"]["lab"]] = {**record, "folder": path.parent}
+        found[record["params"][by]] = {**record, "folder": path.parent}
     return found
 
 
