@@ -165,9 +165,7 @@ def run_playbook(
     )
 
 
-def run_testset(
-    tmp: Path,
-    inventory: Path,
+def extravars_for_testset(
     vswitch: str,
     labs: list[str],
     results: Path,
@@ -177,13 +175,11 @@ def run_testset(
     rates: list[int] | None = None,
     bursts: list[int] | None = None,
     duration: int = 6,
-    label: str = "",
-) -> PlaybookRun:
-    """``testset.yml -e vswitch=VSWITCH`` as a user runs it, on the labs ``labs`` (file names
-    under ``lab_dir``), its results in ``results``. The defaults are the system tier's small
-    test: 64 B frames, bursts of 32, 2000 pps per sender, 6 s. Its time goes into the
-    summary, under ``label`` when given."""
-    extravars = {
+) -> dict[str, Any]:
+    """``testset.yml``'s extra vars for the labs ``labs`` (file names under ``lab_dir``), its
+    results in ``results``. The defaults are the system tier's small test: 64 B frames,
+    bursts of 32, 2000 pps per sender, 6 s."""
+    return {
         "vswitch": vswitch,
         "labs": [str(lab_dir / lab) for lab in labs],
         "pkt_sizes": pkt_sizes or [64],
@@ -192,6 +188,21 @@ def run_testset(
         "duration": duration,
         "results_dir": str(results),
     }
+
+
+def run_testset(
+    tmp: Path,
+    inventory: Path,
+    vswitch: str,
+    labs: list[str],
+    results: Path,
+    *,
+    label: str = "",
+    **options: Any,
+) -> PlaybookRun:
+    """``testset.yml -e vswitch=VSWITCH`` as a user runs it (options: those of
+    extravars_for_testset). Its time goes into the summary, under ``label`` when given."""
+    extravars = extravars_for_testset(vswitch, labs, results, **options)
     run = run_playbook(tmp, inventory, "testset.yml", extravars)
     key = f"testset.yml -e vswitch={vswitch} (s)"
     TIMINGS.setdefault(f"{label}: {key}" if label else key, []).append(run.seconds)

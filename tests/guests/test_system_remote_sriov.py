@@ -26,7 +26,7 @@ from integration.records import summary
 
 from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook, run_testset
 from .harness import REPO, Guest, GuestPool
-from .test_system_remote import check_across, host_clean, records
+from .remote import check_across, host_clean, records
 
 pytestmark = SYSTEM_MARKS
 
