@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from .harness import REPO, Guest, GuestPool
+from .remote import lab_inventory
 
 # ansible-runner starts ansible-playbook from PATH: use this interpreter's environment.
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -220,6 +221,23 @@ def own_pool(label: str, workdir: Path, count: int = 1, **options: Any) -> Itera
         TIMINGS[f"{label}: boot to SSH (s)"] = pool.timings["boot_seconds"]
         yield pool
     TIMINGS[f"{label}: session (s)"] = round(time.monotonic() - start, 1)
+
+
+@pytest.fixture(scope="module")
+def cabled_pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GuestPool]:
+    """Two guests of the test module's own (one vCPU each) whose lab NIC 0 are cabled back
+    to back (harness --wire); named after the module in the summary."""
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_system_")
+    with own_pool(f"{name} pair", tmp_path_factory.mktemp(name), 2, wire=True) as booted:
+        yield booted
+
+
+@pytest.fixture(scope="module")
+def cabled_inventory(cabled_pair: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cabled pair's inventory (both hosts with icperf_wire_nic), no core reserved."""
+    return lab_inventory(cabled_pair, tmp_path_factory.mktemp("remote-inventory") / "inventory.yml")
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,12 @@ guests' IOMMU on). The faults across the cable: test_system_remote_faults.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from .conftest import SYSTEM_MARKS, TIMINGS, own_pool, run_playbook, run_testset
+from .conftest import SYSTEM_MARKS, TIMINGS, run_playbook, run_testset
 from .harness import Guest, GuestPool
 from .remote import (
     ANALYSIS_WINDOW,
@@ -29,30 +28,18 @@ from .remote import (
     check_across,
     check_round_trips,
     host_clean,
-    lab_inventory,
     records,
 )
 
 pytestmark = SYSTEM_MARKS
 
 
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestPool]:
-    with own_pool("remote pair", tmp_path_factory.mktemp("remote"), 2, wire=True) as booted:
-        yield booted
-
-
-@pytest.fixture(scope="module")
-def inventory(pool: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return lab_inventory(pool, tmp_path_factory.mktemp("remote-inventory") / "inventory.yml")
-
-
 def test_remote_and_local_tests_over_linux_bridge(
-    pool: GuestPool, inventory: Path, tmp_path_factory: pytest.TempPathFactory
+    cabled_pair: GuestPool, cabled_inventory: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("remote-bridge")
     results = tmp / "results"
-    run = run_testset(tmp, inventory, "linux-bridge",
+    run = run_testset(tmp, cabled_inventory, "linux-bridge",
                       ["remote-1vs1.yml", "1vs1.yml", "remote-latency-1vs1.yml"], results,
                       **{**TESTSET, "pkt_sizes": PKT_SIZES})  # fmt: skip
     assert run.rc == 0, run.stdout[-8000:]
@@ -61,14 +48,14 @@ def test_remote_and_local_tests_over_linux_bridge(
         assert set(found) == {"remote", "local", "latency"}, list(results.rglob("test.json"))
         TIMINGS[f"remote linux-bridge latency P{size}"] = json.dumps(
             check_round_trips(found["latency"]))
-        moved = check_across(found["remote"], pool.guests)
+        moved = check_across(found["remote"], cabled_pair.guests)
         TIMINGS[f"remote linux-bridge 1vs1 P{size}"] = json.dumps(moved)
         local = found["local"]
         assert local["status"] == "ok", local["reason"]
         # The local test ran on guest0 alone, its record as on one host.
         assert {app["host"] for app in local["apps"]} == {"guest0"}
         assert "hosts" not in local and local["host"]["kernel"]
-    for guest in pool.guests:
+    for guest in cabled_pair.guests:
         assert host_clean(guest) == "", guest.name
 
     from icperf_analysis.cli import main
@@ -90,24 +77,24 @@ def test_remote_and_local_tests_over_linux_bridge(
 
 
 @pytest.fixture(scope="module")
-def iommu(pool: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> list[Guest]:
+def iommu(cabled_pair: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> list[Guest]:
     """vfio-pci needs each guest's IOMMU; the kernel_cmdline role turns it on when off."""
-    if not all(g.ssh("ls /sys/class/iommu").stdout.strip() for g in pool.guests):
+    if not all(g.ssh("ls /sys/class/iommu").stdout.strip() for g in cabled_pair.guests):
         tmp = tmp_path_factory.mktemp("remote-iommu")
-        on = run_playbook(tmp, pool.inventory, "tests/guests/playbooks/kernel_cmdline.yml",
+        on = run_playbook(tmp, cabled_pair.inventory, "tests/guests/playbooks/kernel_cmdline.yml",
                           {"kernel_cmdline_iommu": "intel"})  # fmt: skip
         TIMINGS["remote: IOMMU on, with a reboot (s)"] = on.seconds
         assert on.rc == 0, on.failure_messages() or on.stdout[-3000:]
-    assert all(g.ssh("ls /sys/class/iommu").stdout.strip() for g in pool.guests)
-    return pool.guests
+    assert all(g.ssh("ls /sys/class/iommu").stdout.strip() for g in cabled_pair.guests)
+    return cabled_pair.guests
 
 
 def test_remote_over_ovs_dpdk_with_the_wire_nic_as_a_dpdk_port(
-    iommu: list[Guest], inventory: Path, tmp_path_factory: pytest.TempPathFactory
+    iommu: list[Guest], cabled_inventory: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     tmp = tmp_path_factory.mktemp("remote-ovs")
     results = tmp / "results"
-    run = run_testset(tmp, inventory, "ovs", ["remote-1vs1.yml"], results, **TESTSET)
+    run = run_testset(tmp, cabled_inventory, "ovs", ["remote-1vs1.yml"], results, **TESTSET)
     assert run.rc == 0, run.stdout[-8000:]
     record = records(results)["remote"]
     moved = check_across(record, iommu)

@@ -15,13 +15,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import SYSTEM_MARKS, TIMINGS, extravars_for_testset, own_pool, run_testset
+from .conftest import SYSTEM_MARKS, TIMINGS, extravars_for_testset, run_testset
 from .harness import REPO, GuestPool
 from .remote import (
     CUT_SESSIONS,
@@ -39,20 +38,8 @@ from .remote import (
 pytestmark = SYSTEM_MARKS
 
 
-@pytest.fixture(scope="module")
-def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestPool]:
-    workdir = tmp_path_factory.mktemp("remote-faults")
-    with own_pool("remote faults pair", workdir, 2, wire=True) as booted:
-        yield booted
-
-
-@pytest.fixture(scope="module")
-def inventory(pool: GuestPool, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return lab_inventory(pool, tmp_path_factory.mktemp("remote-inventory") / "inventory.yml")
-
-
 def test_ssh_that_drops_and_comes_back_mid_test_loses_nothing(
-    pool: GuestPool, inventory: Path, tmp_path_factory: pytest.TempPathFactory
+    cabled_pair: GuestPool, cabled_inventory: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Both hosts' SSH cut and refused for 20 s while the senders run: the test's steps go on
     as jobs on the hosts, the controller reconnects, and the test ends complete: every packet
@@ -62,21 +49,21 @@ def test_ssh_that_drops_and_comes_back_mid_test_loses_nothing(
     outcome: dict[str, Any] = {}
 
     def run() -> None:
-        outcome["run"] = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml"],
+        outcome["run"] = run_testset(tmp, cabled_inventory, "linux-bridge", ["remote-1vs1.yml"],
                                      results, **{**TESTSET, "duration": 30})  # fmt: skip
 
     thread = threading.Thread(target=run)
     thread.start()
-    wait_for_senders(pool.guests[0], thread.is_alive)
+    wait_for_senders(cabled_pair.guests[0], thread.is_alive)
     assert thread.is_alive(), "the run ended before its senders started"
-    for guest in pool.guests:
+    for guest in cabled_pair.guests:
         drop_ssh(guest, DROP_SECONDS)
     dropped_at = time.monotonic()
     thread.join(timeout=1800)
     assert not thread.is_alive()
     # The drop was real and as long as meant: each guest's sshd stopped, then started again
     # DROP_SECONDS later (and the starting, under TCG, within a few seconds more).
-    down = {g.name: round(ssh_down_seconds(g), 1) for g in pool.guests}
+    down = {g.name: round(ssh_down_seconds(g), 1) for g in cabled_pair.guests}
     assert all(DROP_SECONDS <= s < DROP_SECONDS + 15 for s in down.values()), down
     TIMINGS["remote: from SSH dropped (20 s) to the run's end (s)"] = round(
         time.monotonic() - dropped_at, 1)
@@ -84,29 +71,30 @@ def test_ssh_that_drops_and_comes_back_mid_test_loses_nothing(
     assert played.rc == 0, played.failure_messages() or played.stdout[-8000:]
     # The controller's connections were live when they were cut (Ansible keeps each host's
     # open between tasks).
-    cut = {g.name: g.ssh(f"cat {CUT_SESSIONS}").stdout.split() for g in pool.guests}
+    cut = {g.name: g.ssh(f"cat {CUT_SESSIONS}").stdout.split() for g in cabled_pair.guests}
     assert all(cut.values()), cut
     record = records(results)["remote"]
     TIMINGS["remote linux-bridge 1vs1, SSH dropped mid-test"] = json.dumps(
-        {**check_across(record, pool.guests), "sshd sessions cut": cut, "SSH down (s)": down})
-    for guest in pool.guests:
+        {**check_across(record, cabled_pair.guests), "sshd sessions cut": cut,
+         "SSH down (s)": down})  # fmt: skip
+    for guest in cabled_pair.guests:
         assert host_clean(guest) == "", guest.name
 
 
 def test_the_controller_interrupted_mid_test_restores_both_hosts_and_completes_it(
-    pool: GuestPool, inventory: Path, tmp_path_factory: pytest.TempPathFactory
+    cabled_pair: GuestPool, cabled_inventory: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """SIGINT to ansible-playbook's process group (a user's Ctrl-C) while the sender of a
     remote test runs: the run ends with no record of the test, its receiver left on guest1.
     The same command again removes what the first left on both hosts before its first test
     and completes the test: every packet counted, both hosts clean."""
-    sender, receiver = pool.guests
+    sender, receiver = cabled_pair.guests
     tmp = tmp_path_factory.mktemp("remote-sigint")
     results = tmp / "results"
     options = {key: value for key, value in TESTSET.items() if key != "label"}
     extravars = extravars_for_testset("linux-bridge", ["remote-1vs1.yml"], results,
                                   **{**options, "duration": 30})  # fmt: skip
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory),
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(cabled_inventory),
             "testset.yml", "-e", json.dumps(extravars)]  # fmt: skip
     log = tmp / "interrupted.log"
     with log.open("w") as out:
@@ -131,8 +119,8 @@ def test_the_controller_interrupted_mid_test_restores_both_hosts_and_completes_i
     assert not list(results.rglob("test.json"))
     assert "icp1" in receiver.ssh("lxc-ls -1").stdout.split(), "guest1's receiver is gone"
 
-    rerun = run_testset(tmp / "rerun", inventory, "linux-bridge", ["remote-1vs1.yml"], results,
-                        **{**TESTSET, "duration": 30})  # fmt: skip
+    rerun = run_testset(tmp / "rerun", cabled_inventory, "linux-bridge", ["remote-1vs1.yml"],
+                        results, **{**TESTSET, "duration": 30})  # fmt: skip
     assert rerun.rc == 0, rerun.failure_messages() or rerun.stdout[-8000:]
     removed = {e["event_data"]["host"]: e["event_data"]["res"].get("removed", [])
                for e in rerun.events if e.get("event") == "runner_on_ok"
@@ -140,25 +128,25 @@ def test_the_controller_interrupted_mid_test_restores_both_hosts_and_completes_i
     # The first thing the rerun did on guest1: its first test's receiver went with the rest.
     assert "icp1" in removed.get("guest1", []), removed
     TIMINGS["remote linux-bridge 1vs1, controller interrupted then rerun"] = json.dumps(
-        {**check_across(records(results)["remote"], pool.guests), "removed first": removed})
-    for guest in pool.guests:
+        {**check_across(records(results)["remote"], cabled_pair.guests), "removed first": removed})
+    for guest in cabled_pair.guests:
         assert host_clean(guest) == "", guest.name
 
 
 def test_the_receiving_host_dies_mid_test(
-    pool: GuestPool, inventory: Path, tmp_path_factory: pytest.TempPathFactory
+    cabled_pair: GuestPool, cabled_inventory: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """guest1 (the receivers' host) is killed while the first of two remote tests sends: that
     test is recorded failed naming guest1, guest0 is restored, the second test is not run and
     the run says so, naming the host. With guest1 back (a fresh disk: provisioned again by
     the run), the same command completes what is missing: both tests."""
-    sender, receiver = pool.guests
+    sender, receiver = cabled_pair.guests
     tmp = tmp_path_factory.mktemp("remote-dies")
     results = tmp / "results"
     outcome: dict[str, Any] = {}
 
     def run() -> None:
-        outcome["run"] = run_testset(tmp, inventory, "linux-bridge", ["remote-1vs1.yml"],
+        outcome["run"] = run_testset(tmp, cabled_inventory, "linux-bridge", ["remote-1vs1.yml"],
                                      results, **{**TESTSET, "duration": 30,
                                                  "pkt_sizes": [64, 128]})  # fmt: skip
 
@@ -186,12 +174,12 @@ def test_the_receiving_host_dies_mid_test(
     assert host_clean(sender) == ""
 
     TIMINGS["remote: guest1 booted again (s)"] = round(receiver.reset(), 1)
-    back = lab_inventory(pool, tmp / "inventory-back.yml")
+    back = lab_inventory(cabled_pair, tmp / "inventory-back.yml")
     rerun = run_testset(tmp / "rerun", back, "linux-bridge", ["remote-1vs1.yml"], results,
                         **{**TESTSET, "duration": 30, "pkt_sizes": [64, 128]})  # fmt: skip
     assert rerun.rc == 0, rerun.failure_messages() or rerun.stdout[-8000:]
     for size in (64, 128):
         TIMINGS[f"remote: after guest1 came back, P{size}"] = json.dumps(
-            check_across(records(results, size)["remote"], pool.guests))
-    for guest in pool.guests:
+            check_across(records(results, size)["remote"], cabled_pair.guests))
+    for guest in cabled_pair.guests:
         assert host_clean(guest) == "", guest.name
